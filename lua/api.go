@@ -1,0 +1,161 @@
+// Package lua runs authenticator and webhook code in sandboxed, pooled
+// gopher-lua states with a per-call deadline and Cetmix Tower's helper modules.
+//
+// It is a leaf package: it never imports definitions, logs or daemon.
+package lua
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Kind says which protocol a script follows.
+type Kind int
+
+const (
+	// KindWebhook seeds result = {exit_code = 0}.
+	KindWebhook Kind = iota
+	// KindAuthenticator seeds result = {allowed = false}.
+	KindAuthenticator
+)
+
+// String returns "webhook" or "authenticator" (used as a metric label).
+func (k Kind) String() string {
+	if k == KindAuthenticator {
+		return "authenticator"
+	}
+	return "webhook"
+}
+
+// CompileError is a Lua syntax error with the Lua line (1-based) it refers to.
+type CompileError struct {
+	Line int
+	Msg  string
+}
+
+func (e *CompileError) Error() string { return e.Msg }
+
+// Script is compiled Lua code, shared read-only by every state.
+type Script struct {
+	// Name is the chunk name used in error messages (e.g. the reference).
+	Name string
+	// proto is the precompiled *lua.FunctionProto.
+}
+
+// Compile parses and compiles code once. A syntax error is a *CompileError.
+func Compile(name, code string) (*Script, error) { panic("TODO") }
+
+// Credential is a resolved OS user for subprocesses.
+type Credential struct {
+	Username string
+	UID, GID uint32
+	Groups   []uint32
+	Home     string
+}
+
+// ResolveUser looks up an OS user for run_as and checks that the daemon may
+// switch to it (root, or the daemon's own user). Used at load time.
+func ResolveUser(name string) (*Credential, error) { panic("TODO") }
+
+// Options configure an Engine. An Engine is built per loaded definition set.
+type Options struct {
+	// Logger receives _logger lines (with reference and request id). Required.
+	Logger *slog.Logger
+	// Registerer is used only by NewMetrics; the engine takes a *Metrics.
+	// PoolSize bounds the number of idle states kept (default GOMAXPROCS*2).
+	PoolSize int
+	// Secrets are values masked as ***** in everything leaving the runtime.
+	Secrets []string
+	// Metrics, shared across engines (create once with NewMetrics). May be nil.
+	Metrics *Metrics
+	// DisableSubprocess removes the subprocess module.
+	DisableSubprocess bool
+	// DisableRequests removes the requests module.
+	DisableRequests bool
+	// MaxConcurrentSubprocesses bounds running children (default 4*GOMAXPROCS).
+	MaxConcurrentSubprocesses int
+}
+
+// Metrics holds the runtime's Prometheus collectors.
+type Metrics struct{}
+
+// NewMetrics registers the runtime's collectors with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics { panic("TODO") }
+
+// Engine owns a bounded pool of sandboxed states.
+type Engine struct{}
+
+// NewEngine builds an engine; states are created lazily.
+func NewEngine(opts Options) *Engine { panic("TODO") }
+
+// Close releases all pooled states. Calls after Close still work but do not pool.
+func (e *Engine) Close() { panic("TODO") }
+
+// Request describes the HTTP request, exposed to Lua as the request table.
+type Request struct {
+	Method     string
+	Path       string
+	Endpoint   string
+	Query      string
+	RemoteAddr string
+	ID         string
+}
+
+// Call is one execution.
+type Call struct {
+	Kind   Kind
+	Script *Script
+	// Reference and Name of the webhook or authenticator (Lua: webhook /
+	// authenticator table, also used for metrics and log lines).
+	Reference string
+	Name      string
+	// Extra fields exposed in the webhook/authenticator table (endpoint, method, ...).
+	Info map[string]string
+	// Payload is JSON text decoded straight into Lua tables (nil/empty -> {}).
+	// PayloadForm, when non-nil, is used instead (first value per key).
+	Payload     []byte
+	PayloadForm map[string]string
+	Headers     http.Header
+	RawData     []byte
+	Request     Request
+	// Timeout bounds the call (0: 10s).
+	Timeout time.Duration
+	// RunAs is the user for subprocess.run (nil: the daemon's user).
+	RunAs *Credential
+}
+
+// Result is what a call produced, with secrets already masked.
+type Result struct {
+	// Err is set when the code raised, timed out or result was not a table;
+	// its text is plain (no Go stack, no file paths), with the Lua line.
+	Err error
+	// TimedOut reports that Err came from the deadline.
+	TimedOut bool
+	// Allowed is the truthiness of result.allowed (authenticators).
+	Allowed bool
+	// ExitCode is result.exit_code; HasExitCode false when missing or not a number.
+	ExitCode    int
+	HasExitCode bool
+	// Message is result.message: a string, or JSON text when it was a table
+	// (MessageJSON true). Empty when absent.
+	Message     string
+	MessageJSON bool
+	HasMessage  bool
+	// HTTPCode is result.http_code (0 when absent or outside 100..599).
+	HTTPCode int
+	// Headers, Body and ContentType let a webhook answer verbatim.
+	Headers     map[string]string
+	Body        *string
+	ContentType string
+	// LogLines are the _logger lines, "LEVEL: text", masked.
+	LogLines []string
+	// Duration of the Lua execution.
+	Duration time.Duration
+}
+
+// Run executes call on a pooled state with a fresh environment and deadline.
+func (e *Engine) Run(ctx context.Context, call *Call) *Result { panic("TODO") }
