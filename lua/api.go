@@ -49,18 +49,6 @@ type Script struct {
 // Compile parses and compiles code once. A syntax error is a *CompileError.
 func Compile(name, code string) (*Script, error) { panic("TODO") }
 
-// Credential is a resolved OS user for subprocesses.
-type Credential struct {
-	Username string
-	UID, GID uint32
-	Groups   []uint32
-	Home     string
-}
-
-// ResolveUser looks up an OS user for run_as and checks that the daemon may
-// switch to it (root, or the daemon's own user). Used at load time.
-func ResolveUser(name string) (*Credential, error) { panic("TODO") }
-
 // Options configure an Engine. An Engine is built per loaded definition set.
 type Options struct {
 	// Logger receives _logger lines (with reference and request id). Required.
