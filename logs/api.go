@@ -5,10 +5,9 @@
 package logs
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,20 +68,6 @@ type Options struct {
 	ReadOnly bool
 }
 
-// Store is the call log.
-type Store struct{}
-
-// Open opens or creates path (e.g. <data>/towerhook.db), prunes expired days
-// and starts the writer and the daily pruner.
-func Open(path string, opts Options) (*Store, error) { panic("TODO") }
-
-// Append stores rec (ID and Time are filled when empty). In sync mode it
-// returns once rec is committed; otherwise once queued.
-func (s *Store) Append(ctx context.Context, rec *Record) error { panic("TODO") }
-
-// Close drains the queue, commits and closes the file.
-func (s *Store) Close() error { panic("TODO") }
-
 // Filter selects records for Query.
 type Filter struct {
 	Webhook       string
@@ -101,15 +86,33 @@ type Page struct {
 	NextCursor string    `json:"next_cursor"`
 }
 
-// Query returns matching records newest first.
-func (s *Store) Query(f Filter) (*Page, error) { panic("TODO") }
+// Errors returned by the store.
+var (
+	// ErrNotFound is returned by Get when no record has the id.
+	ErrNotFound = errors.New("log record not found")
+	// ErrClosed is returned by Append after Close.
+	ErrClosed = errors.New("call log is closed")
+	// ErrReadOnly is returned by Append on a store opened with ReadOnly.
+	ErrReadOnly = errors.New("call log is open read-only")
+	// ErrDropped is returned by an asynchronous Append whose record was
+	// dropped because the queue stayed full (counted in
+	// towerhook_log_records_dropped_total).
+	ErrDropped = errors.New("call log queue full: record dropped")
+	// ErrLocked is wrapped by Open when another process holds the file.
+	ErrLocked = errors.New("timed out waiting for the file lock")
+	// ErrBadCursor is returned by Query for a cursor it did not issue.
+	ErrBadCursor = errors.New("invalid cursor")
+	// ErrBadFilter is returned by Query for a malformed Filter.Status.
+	ErrBadFilter = errors.New("invalid filter")
+	// ErrBadID is returned for an id that is not a call-log id.
+	ErrBadID = errors.New("invalid log record id")
+)
 
-// Get returns one record by id (ErrNotFound when absent).
-func (s *Store) Get(id string) (*Record, error) { panic("TODO") }
-
-// Handler serves GET /api/v1/logs and GET /api/v1/logs/{id}.
-func (s *Store) Handler() http.Handler { panic("TODO") }
-
-// RedactHeaders flattens h (repeated values joined with ", ") with credentials
-// and any value containing a secret replaced by "*****".
-func RedactHeaders(h http.Header, secrets []string) map[string]string { panic("TODO") }
+// Defaults for Options fields left zero.
+const (
+	DefaultQueueSize       = 4096
+	DefaultMaxPayloadBytes = 64 << 10
+	DefaultOpenTimeout     = 2 * time.Second
+	DefaultLimit           = 50
+	MaxLimit               = 1000
+)

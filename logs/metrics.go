@@ -1,0 +1,79 @@
+package logs
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the store's Prometheus collectors (DESIGN section 6).
+type metrics struct {
+	written prometheus.Counter
+	dropped prometheus.Counter
+	commit  prometheus.Histogram
+	queue   prometheus.GaugeFunc
+	size    prometheus.Gauge
+	oldest  prometheus.Gauge
+}
+
+func newMetrics(queueLen func() float64) *metrics {
+	return &metrics{
+		written: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "towerhook_log_records_written_total",
+			Help: "Call-log records committed to the store.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "towerhook_log_records_dropped_total",
+			Help: "Call-log records dropped because the asynchronous queue stayed full.",
+		}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "towerhook_log_commit_duration_seconds",
+			Help:    "Duration of call-log group commits (one bbolt transaction each).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12), // 100µs .. ~6s
+		}),
+		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "towerhook_log_queue_length",
+			Help: "Call-log records waiting for the writer.",
+		}, queueLen),
+		size: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "towerhook_log_store_size_bytes",
+			Help: "Size of the call-log file in use (bbolt high-water mark).",
+		}),
+		oldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "towerhook_log_oldest_record_timestamp_seconds",
+			Help: "Unix time of the oldest call-log record (0 when empty).",
+		}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.written, m.dropped, m.commit, m.queue, m.size, m.oldest}
+}
+
+// register registers every collector on r (nil: none); on error it
+// unregisters what it had registered.
+func (m *metrics) register(r prometheus.Registerer) error {
+	if r == nil {
+		return nil
+	}
+	var done []prometheus.Collector
+	for _, c := range m.collectors() {
+		if err := r.Register(c); err != nil {
+			for _, d := range done {
+				r.Unregister(d)
+			}
+			return errors.Join(errors.New("registering call-log metrics (is another store open on this registry?)"), err)
+		}
+		done = append(done, c)
+	}
+	return nil
+}
+
+func (m *metrics) unregister(r prometheus.Registerer) {
+	if r == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		r.Unregister(c)
+	}
+}

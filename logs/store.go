@@ -1,0 +1,460 @@
+package logs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// asyncBlock is how long an asynchronous Append waits on a full queue
+// before it drops the record.
+const asyncBlock = 100 * time.Millisecond
+
+// pruneCheckInterval is how often the pruner checks whether a day boundary
+// passed (the check itself is a string comparison).
+const pruneCheckInterval = time.Hour
+
+// boltOptions are the bbolt settings, chosen with BenchmarkBoltOptions
+// (bench_test.go) on the 2-core CI machine:
+//
+//   - FreelistType map: after a prune frees hundreds of thousands of pages,
+//     the array freelist makes every allocation a linear scan and the
+//     commit that follows a prune gets slow; the hashmap freelist keeps
+//     allocation O(1) so write latency after a prune is unchanged.
+//   - NoFreelistSync: the freelist is not written on every commit (it is
+//     rebuilt by scanning at open). Writes after a prune of 1M records would
+//     otherwise rewrite a freelist of ~300k page ids per commit.
+//   - InitialMmapSize 256 MiB: address space only (the file still grows on
+//     demand); read transactions (queries) never block the writer's remap
+//     until the store outgrows it.
+//   - NoGrowSync false (the default): bbolt grows the file in 16 MiB steps,
+//     so the extra fsync is rare and the size change is always durable.
+//   - FillPercent 1.0, set per bucket in each write transaction: keys are
+//     time-ordered, so day buckets are append-only and half-empty split pages
+//     would only double the file size.
+func boltOptions(timeout time.Duration, readOnly bool) *bolt.Options {
+	return &bolt.Options{
+		Timeout:         timeout,
+		ReadOnly:        readOnly,
+		FreelistType:    bolt.FreelistMapType,
+		NoFreelistSync:  true,
+		InitialMmapSize: 256 << 20,
+	}
+}
+
+// Store is the call log. Its methods are safe for concurrent use.
+type Store struct {
+	db      *bolt.DB
+	path    string
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics
+
+	seq atomic.Uint64
+
+	mu     sync.RWMutex // guards closed and sends on queue
+	closed bool
+	queue  chan *op
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closeErr error
+	once     sync.Once
+
+	pruneMu    sync.Mutex
+	lastCutoff string // cutoff day of the last successful prune
+	haveOldest atomic.Bool
+}
+
+// op is one queued record.
+type op struct {
+	k    key
+	day  string
+	val  []byte
+	wait bool       // sync append: the writer answers on done
+	done chan error // buffered (1)
+}
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
+
+// Open opens or creates path (e.g. <data>/towerhook.db), prunes expired days
+// and starts the writer and the daily pruner. With opts.ReadOnly it opens
+// the file for queries only, starting nothing. When another process holds
+// the file, Open fails after opts.OpenTimeout with an error wrapping
+// ErrLocked.
+func Open(path string, opts Options) (*Store, error) {
+	return open(path, opts, nil)
+}
+
+func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.MaxPayloadBytes <= 0 {
+		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
+	}
+	if opts.OpenTimeout <= 0 {
+		opts.OpenTimeout = DefaultOpenTimeout
+	}
+	if opts.RetentionDays < 0 {
+		opts.RetentionDays = 0
+	}
+	s := &Store{
+		path: path,
+		opts: opts,
+		log:  opts.Logger,
+		now:  opts.Now,
+		stop: make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if bo == nil {
+		bo = boltOptions(opts.OpenTimeout, opts.ReadOnly)
+	}
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("call log: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, bo)
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("call log %s is locked by another process (is towerhook already running?); stop it or use a different --data directory: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("call log %s: %w", path, err)
+	}
+	s.db = db
+	if !opts.ReadOnly {
+		s.queue = make(chan *op, opts.QueueSize)
+	}
+	q := s.queue
+	s.metrics = newMetrics(func() float64 { return float64(len(q)) })
+	if err := s.metrics.register(opts.Registerer); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("call log metrics: %w", err)
+	}
+	// Sequence: unique per key time even across restarts and clock steps:
+	// start above both the wall clock and the newest stored key.
+	last, _ := s.lastKey()
+	s.seq.Store(max(uint64(time.Now().UnixNano()), last.seq()))
+	if err := db.View(func(tx *bolt.Tx) error { s.updateGauges(tx); return nil }); err != nil {
+		s.log.Warn("call log: reading stats", "err", err)
+	}
+	if opts.ReadOnly {
+		s.closed = true
+		return s, nil
+	}
+	if _, err := s.Prune(); err != nil {
+		s.metrics.unregister(opts.Registerer)
+		_ = db.Close()
+		return nil, fmt.Errorf("call log %s: prune: %w", path, err)
+	}
+	s.wg.Add(2)
+	go s.writer()
+	go s.pruner()
+	return s, nil
+}
+
+// lastKey returns the newest key in the store (zero when empty).
+func (s *Store) lastKey() (key, error) {
+	var k key
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Cursor()
+		for name, _ := c.Last(); name != nil; name, _ = c.Prev() {
+			b := tx.Bucket(name)
+			if b == nil {
+				continue
+			}
+			if kk, _ := b.Cursor().Last(); len(kk) == keyLen {
+				copy(k[:], kk)
+				return nil
+			}
+		}
+		return nil
+	})
+	return k, err
+}
+
+// Path returns the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Append stores rec. ID and Time are filled when empty (Time from
+// Options.Now; ID is a sortable 32-hex-digit key that embeds Time); a
+// non-empty ID must be one this package issued. Known credential headers
+// are redacted and the payload is capped; rec itself is only changed in ID
+// and Time. In sync mode Append returns once rec is committed (or the
+// commit's error); otherwise once queued, or ErrDropped when the queue
+// stayed full for 100 ms. After Close it returns ErrClosed.
+func (s *Store) Append(ctx context.Context, rec *Record) error {
+	if s.opts.ReadOnly {
+		return ErrReadOnly
+	}
+	if rec.Time.IsZero() {
+		rec.Time = s.now()
+	}
+	var k key
+	if rec.ID == "" {
+		k = makeKey(rec.Time.UnixNano(), s.seq.Add(1))
+		rec.ID = k.id()
+	} else {
+		var err error
+		if k, err = parseID(rec.ID); err != nil {
+			return err
+		}
+	}
+	stored := *rec
+	stored.RequestHeaders = redactCredentialMap(rec.RequestHeaders)
+	if p, trunc := capPayload(rec.RequestPayload, s.opts.MaxPayloadBytes); trunc || len(p) != len(rec.RequestPayload) {
+		stored.RequestPayload, stored.Truncated = p, stored.Truncated || trunc
+	}
+	val, err := encodeValue(&stored)
+	if err != nil {
+		return fmt.Errorf("call log: encoding record: %w", err)
+	}
+	o := opPool.Get().(*op)
+	o.k, o.day, o.val, o.wait = k, k.day(), val, s.opts.Sync
+	done := o.done
+	if err := s.enqueue(ctx, o); err != nil {
+		o.val = nil
+		opPool.Put(o)
+		return err
+	}
+	if !s.opts.Sync {
+		return nil
+	}
+	select {
+	case err := <-done:
+		o.val = nil
+		opPool.Put(o)
+		return err
+	case <-ctx.Done():
+		// The writer still owns o (done is buffered): do not pool it.
+		return ctx.Err()
+	}
+}
+
+func (s *Store) enqueue(ctx context.Context, o *op) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	select {
+	case s.queue <- o:
+		return nil
+	default:
+	}
+	if s.opts.Sync {
+		select {
+		case s.queue <- o:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t := time.NewTimer(asyncBlock)
+	defer t.Stop()
+	select {
+	case s.queue <- o:
+		return nil
+	case <-t.C:
+		s.metrics.dropped.Inc()
+		return ErrDropped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer is the single writer goroutine: each transaction takes everything
+// queued (group commit), so batches grow with load and a lone record is
+// committed at once.
+func (s *Store) writer() {
+	defer s.wg.Done()
+	batch := make([]*op, 0, 64)
+	for {
+		o, ok := <-s.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], o)
+	drain:
+		for {
+			select {
+			case o, ok := <-s.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		err := s.commit(batch)
+		if err != nil {
+			s.log.Error("call log: commit failed", "records", len(batch), "err", err)
+		}
+		for i, o := range batch {
+			if o.wait {
+				o.done <- err
+			} else {
+				o.val = nil
+				opPool.Put(o)
+			}
+			batch[i] = nil
+		}
+	}
+}
+
+func (s *Store) commit(batch []*op) error {
+	// Sorting keeps inserts append-only within a bucket even when callers
+	// raced between taking the time and queueing.
+	slices.SortFunc(batch, func(a, b *op) int { return bytes.Compare(a.k[:], b.k[:]) })
+	start := time.Now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var b *bolt.Bucket
+		cur := ""
+		for _, o := range batch {
+			if b == nil || o.day != cur {
+				var err error
+				if b, err = tx.CreateBucketIfNotExists([]byte(o.day)); err != nil {
+					return err
+				}
+				b.FillPercent = 1.0
+				cur = o.day
+			}
+			if err := b.Put(o.k[:], o.val); err != nil {
+				return err
+			}
+		}
+		s.metrics.size.Set(float64(tx.Size()))
+		return nil
+	})
+	s.metrics.commit.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return fmt.Errorf("call log commit: %w", err)
+	}
+	s.metrics.written.Add(float64(len(batch)))
+	if !s.haveOldest.Load() {
+		_ = s.db.View(func(tx *bolt.Tx) error { s.updateGauges(tx); return nil })
+	}
+	return nil
+}
+
+// updateGauges sets the size and oldest-record gauges from tx.
+func (s *Store) updateGauges(tx *bolt.Tx) {
+	s.metrics.size.Set(float64(tx.Size()))
+	c := tx.Cursor()
+	for name, _ := c.First(); name != nil; name, _ = c.Next() {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue
+		}
+		if k, _ := b.Cursor().First(); len(k) == keyLen {
+			s.metrics.oldest.Set(float64(key(k).nanos()) / 1e9)
+			s.haveOldest.Store(true)
+			return
+		}
+	}
+	s.metrics.oldest.Set(0)
+	s.haveOldest.Store(false)
+}
+
+// pruner checks hourly whether a day boundary passed and prunes then.
+func (s *Store) pruner() {
+	defer s.wg.Done()
+	t := time.NewTicker(pruneCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			if n, err := s.Prune(); err != nil {
+				s.log.Error("call log: prune failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("call log: pruned expired days", "days", n)
+			}
+		}
+	}
+}
+
+// cutoff is the oldest day bucket that retention keeps ("" keeps all).
+func (s *Store) cutoff() string {
+	if s.opts.RetentionDays <= 0 {
+		return ""
+	}
+	return dayName(s.now().UTC().AddDate(0, 0, -s.opts.RetentionDays))
+}
+
+// Prune deletes whole day buckets older than RetentionDays (bucket date <
+// today - RetentionDays, UTC) and returns how many it deleted. It is cheap
+// when no day boundary passed since the last prune. Open and an hourly
+// check call it; it runs in its own short write transaction.
+func (s *Store) Prune() (int, error) {
+	cut := s.cutoff()
+	if cut == "" || s.opts.ReadOnly {
+		return 0, nil
+	}
+	s.pruneMu.Lock()
+	defer s.pruneMu.Unlock()
+	if cut == s.lastCutoff {
+		return 0, nil
+	}
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var names [][]byte
+		c := tx.Cursor()
+		for name, _ := c.First(); name != nil && string(name) < cut; name, _ = c.Next() {
+			names = append(names, bytes.Clone(name))
+		}
+		for _, name := range names {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		n = len(names)
+		if n > 0 {
+			s.updateGauges(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	s.lastCutoff = cut
+	return n, nil
+}
+
+// Close stops accepting records (Append then returns ErrClosed), drains the
+// queue, commits it and closes the file. It is idempotent.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		s.mu.Lock()
+		wasClosed := s.closed
+		s.closed = true
+		if s.queue != nil && !wasClosed {
+			close(s.queue)
+		}
+		s.mu.Unlock()
+		close(s.stop)
+		s.wg.Wait()
+		s.metrics.unregister(s.opts.Registerer)
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
