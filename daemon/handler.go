@@ -1,0 +1,518 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"towerhook/definitions"
+	"towerhook/logs"
+	"towerhook/lua"
+)
+
+// Tower's answers (DESIGN section 3).
+const (
+	msgNotFound      = "Webhook not found"
+	msgAddrDenied    = "Address not allowed"
+	msgAuthDenied    = "Authentication not allowed"
+	msgAuthError     = "Authentication code error: "
+	msgCodeError     = "Webhook code execution error: "
+	msgTooLarge      = "Request body too large"
+	msgTooBusy       = "Too busy"
+	msgOK            = "OK"
+	msgInternalError = "Internal server error"
+)
+
+// appendFunc stores one call log record (nil-safe: may be nil for dry runs).
+type appendFunc func(ctx context.Context, rec *logs.Record) error
+
+// pipeline answers webhook requests on the current routing table.
+type pipeline struct {
+	prefix   string
+	maxBody  int64
+	current  *atomic.Pointer[table]
+	sem      chan struct{}
+	busyWait time.Duration
+	metrics  *metrics
+	logger   *slog.Logger
+	appendFn appendFunc
+	// onRecord, when set, sees every record (the call subcommand prints it).
+	onRecord func(*logs.Record, *lua.Result)
+}
+
+// ServeHTTP implements the public listener.
+func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := requestID(r.Header.Get("X-Request-Id"))
+	w.Header().Set("X-Request-Id", reqID)
+	if !strings.HasPrefix(r.URL.Path, p.prefix) {
+		writeMessage(w, http.StatusNotFound, "Not found")
+		return
+	}
+	p.metrics.inFlight.Inc()
+	defer p.metrics.inFlight.Dec()
+
+	t := p.current.Load()
+	t.acquire()
+	defer t.release()
+
+	c := &callState{
+		p: p, t: t, r: r, w: w, start: start, reqID: reqID,
+		endpoint: r.URL.Path[len(p.prefix):],
+	}
+	c.rec = &logs.Record{
+		Time:                 start.UTC(),
+		Endpoint:             c.endpoint,
+		Method:               r.Method,
+		RequestID:            reqID,
+		ConfigHash:           t.hash,
+		AuthenticationStatus: logs.AuthNotRequired,
+		CodeStatus:           logs.CodeSkipped,
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			p.logger.Error("panic serving webhook", "request_id", reqID, "panic", fmt.Sprint(v))
+			c.rec.ErrorMessage = "internal error"
+			c.finish(http.StatusInternalServerError, msgInternalError, nil)
+		}
+	}()
+	c.serve()
+}
+
+// callState carries one request through the pipeline.
+type callState struct {
+	p        *pipeline
+	t        *table
+	r        *http.Request
+	w        http.ResponseWriter
+	start    time.Time
+	reqID    string
+	endpoint string
+	rt       *route
+	rec      *logs.Record
+	body     []byte
+	res      *lua.Result
+	answered bool
+}
+
+func (c *callState) serve() {
+	p, r := c.p, c.r
+	method := r.Method
+	if method != http.MethodGet && method != http.MethodPost {
+		c.finish(http.StatusNotFound, msgNotFound, nil)
+		return
+	}
+	rt := c.t.routes[definitions.RouteKey{Endpoint: c.endpoint, Method: method}]
+	if rt == nil || !rt.wh.Active {
+		c.finish(http.StatusNotFound, msgNotFound, nil)
+		return
+	}
+	c.rt = rt
+	c.rec.Webhook, c.rec.WebhookName, c.rec.RunAs = rt.wh.Reference, rt.wh.Name, rt.wh.RunAs
+	c.rec.Authenticator = rt.auth.a.Reference
+
+	// Body: refuse early on Content-Length, then read at most maxBody+1.
+	if r.ContentLength > p.maxBody {
+		c.finish(http.StatusRequestEntityTooLarge, msgTooLarge, nil)
+		return
+	}
+	body, err := readBody(r.Body, p.maxBody)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			c.finish(http.StatusRequestEntityTooLarge, msgTooLarge, nil)
+			return
+		}
+		c.rec.ErrorMessage = "reading request body: " + err.Error()
+		c.finish(http.StatusBadRequest, "Cannot read request body", nil)
+		return
+	}
+	c.body = body
+
+	// Client address and allowlist, before any code runs.
+	a := rt.auth.a
+	ip := clientIP(r, a.TrustedProxies)
+	c.rec.IPAddress = ip.String()
+	if len(a.AllowedIPs) > 0 && !containsIP(a.AllowedIPs, ip) {
+		c.rec.AuthenticationStatus = logs.AuthFailed
+		c.rec.ErrorMessage = msgAddrDenied
+		p.metrics.authResults.WithLabelValues(a.Reference, "ip_denied").Inc()
+		c.finish(http.StatusForbidden, msgAddrDenied, nil)
+		return
+	}
+
+	payload, form := buildPayload(r, rt.wh, body)
+	c.rec.RequestPayload = payloadForLog(payload, form)
+
+	// Global cap on concurrent code executions.
+	if !c.p.enter(r.Context()) {
+		c.rec.ErrorMessage = msgTooBusy
+		c.w.Header().Set("Retry-After", "1")
+		c.finish(http.StatusServiceUnavailable, msgTooBusy, nil)
+		return
+	}
+	status, msg, raw := func() (int, string, []byte) {
+		defer c.p.leave()
+		return c.runCode(payload, form, ip)
+	}()
+	c.finish(status, msg, raw)
+}
+
+// runCode runs the authenticator and then the webhook; it returns the status
+// and the message (or a raw JSON message).
+func (c *callState) runCode(payload []byte, form map[string]string, ip netip.Addr) (int, string, []byte) {
+	p, rt, r := c.p, c.rt, c.r
+	lreq := lua.Request{
+		Method: r.Method, Path: r.URL.Path, Endpoint: c.endpoint,
+		Query: r.URL.RawQuery, RemoteAddr: ip.String(), ID: c.reqID,
+	}
+	ctx := r.Context()
+	auth := rt.auth
+	ares := c.t.engine.Run(ctx, &lua.Call{
+		Kind: lua.KindAuthenticator, Script: auth.script,
+		Reference: auth.a.Reference, Name: auth.a.Name, Info: auth.info,
+		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: c.body,
+		Request: lreq, Timeout: rt.timeout,
+	})
+	c.rec.LogLines = append(c.rec.LogLines, ares.LogLines...)
+	if ares.Err != nil {
+		c.rec.AuthenticationStatus = logs.AuthFailed
+		msg := msgAuthError + ares.Err.Error()
+		c.rec.ErrorMessage = msg
+		p.metrics.authResults.WithLabelValues(auth.a.Reference, "error").Inc()
+		return http.StatusForbidden, msg, nil
+	}
+	if !ares.Allowed {
+		c.rec.AuthenticationStatus = logs.AuthFailed
+		status := http.StatusForbidden
+		if ares.HTTPCode != 0 {
+			status = ares.HTTPCode
+		}
+		msg := msgAuthDenied
+		if ares.HasMessage && ares.Message != "" {
+			msg = ares.Message
+		}
+		c.rec.ErrorMessage = msg
+		p.metrics.authResults.WithLabelValues(auth.a.Reference, "denied").Inc()
+		if ares.MessageJSON {
+			return status, msg, []byte(msg)
+		}
+		return status, msg, nil
+	}
+	c.rec.AuthenticationStatus = logs.AuthSuccess
+	p.metrics.authResults.WithLabelValues(auth.a.Reference, "allowed").Inc()
+
+	res := c.t.engine.Run(ctx, &lua.Call{
+		Kind: lua.KindWebhook, Script: rt.script,
+		Reference: rt.wh.Reference, Name: rt.wh.Name, Info: rt.info,
+		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: c.body,
+		Request: lreq, Timeout: rt.timeout, RunAs: rt.cred,
+	})
+	c.res = res
+	c.rec.LogLines = append(c.rec.LogLines, res.LogLines...)
+	if res.Err != nil {
+		c.rec.CodeStatus = logs.CodeFailed
+		msg := msgCodeError + res.Err.Error()
+		c.rec.ErrorMessage = msg
+		return http.StatusInternalServerError, msg, nil
+	}
+	var raw []byte
+	if res.MessageJSON {
+		raw = []byte(res.Message)
+	}
+	c.rec.ResultMessage = res.Message
+	if res.HasExitCode && res.ExitCode == 0 {
+		c.rec.CodeStatus = logs.CodeSuccess
+		status := http.StatusOK
+		if res.HTTPCode != 0 {
+			status = res.HTTPCode
+		}
+		msg := res.Message
+		if !res.HasMessage {
+			msg = msgOK
+		}
+		return status, msg, raw
+	}
+	c.rec.CodeStatus = logs.CodeFailed
+	if res.HasExitCode {
+		c.rec.ErrorMessage = "exit_code " + strconv.Itoa(res.ExitCode)
+	} else {
+		c.rec.ErrorMessage = "exit_code missing"
+	}
+	status := http.StatusInternalServerError
+	if res.HTTPCode != 0 {
+		status = res.HTTPCode
+	}
+	return status, res.Message, raw
+}
+
+// finish logs the call and writes the answer (once).
+func (c *callState) finish(status int, msg string, raw []byte) {
+	if c.answered {
+		return
+	}
+	c.answered = true
+	p := c.p
+	rec := c.rec
+	rec.HTTPStatus = status
+	rec.DurationSeconds = time.Since(c.start).Seconds()
+	if rec.RequestHeaders == nil {
+		rec.RequestHeaders = logs.RedactHeaders(c.r.Header, c.t.set.SecretValues())
+	}
+	if rec.RequestPayload == nil {
+		rec.RequestPayload = json.RawMessage("{}")
+	}
+	if p.onRecord != nil {
+		p.onRecord(rec, c.res)
+	}
+	if p.appendFn != nil {
+		// The request's context may be cancelled by a client that went away;
+		// the record must still be written.
+		if err := p.appendFn(context.WithoutCancel(c.r.Context()), rec); err != nil {
+			p.logger.Error("call log append failed", "request_id", c.reqID, "webhook", rec.Webhook, "err", err)
+		}
+	}
+	label := unmatched
+	if c.rt != nil {
+		label = c.rt.wh.Reference
+	}
+	p.metrics.requests.WithLabelValues(label, p.metrics.code(status)).Inc()
+	p.metrics.duration.WithLabelValues(label).Observe(time.Since(c.start).Seconds())
+
+	h := c.w.Header()
+	if res := c.res; res != nil && res.Err == nil {
+		for k, v := range res.Headers {
+			if allowedResponseHeader(k) {
+				h.Set(k, v)
+			}
+		}
+		if res.Body != nil {
+			ct := res.ContentType
+			if ct == "" {
+				ct = "text/plain; charset=utf-8"
+			}
+			h.Set("Content-Type", ct)
+			h.Set("Content-Length", strconv.Itoa(len(*res.Body)))
+			c.w.WriteHeader(status)
+			io.WriteString(c.w, *res.Body)
+			return
+		}
+	}
+	if raw != nil {
+		writeRawMessage(c.w, status, raw)
+		return
+	}
+	writeMessage(c.w, status, msg)
+}
+
+// enter takes a code execution slot, waiting briefly when all are busy.
+func (p *pipeline) enter(ctx context.Context) bool {
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	default:
+	}
+	if p.busyWait <= 0 {
+		return false
+	}
+	tm := time.NewTimer(p.busyWait)
+	defer tm.Stop()
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	case <-tm.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (p *pipeline) leave() { <-p.sem }
+
+var errTooLarge = errors.New("body too large")
+
+// readBody reads at most limit bytes; more is errTooLarge.
+func readBody(r io.Reader, limit int64) ([]byte, error) {
+	if r == nil || r == http.NoBody {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+// buildPayload returns JSON payload bytes or a form map (DESIGN section 3).
+func buildPayload(r *http.Request, wh *definitions.Webhook, body []byte) ([]byte, map[string]string) {
+	if r.Method == http.MethodGet {
+		return nil, firstValues(r.URL.Query())
+	}
+	if wh.ContentType == definitions.ContentForm {
+		vals, _ := url.ParseQuery(string(body))
+		return nil, firstValues(vals)
+	}
+	if len(body) == 0 || !json.Valid(body) {
+		return emptyObject, nil
+	}
+	return body, nil
+}
+
+var emptyObject = []byte("{}")
+
+func firstValues(v url.Values) map[string]string {
+	m := make(map[string]string, len(v))
+	for k, vs := range v {
+		if len(vs) > 0 {
+			m[k] = vs[0]
+		}
+	}
+	return m
+}
+
+func payloadForLog(payload []byte, form map[string]string) json.RawMessage {
+	if form != nil {
+		b, err := json.Marshal(form)
+		if err != nil {
+			return json.RawMessage("{}")
+		}
+		return b
+	}
+	return json.RawMessage(payload)
+}
+
+// clientIP returns the caller's address: the TCP peer, unless the peer is a
+// trusted proxy; then X-Forwarded-For is walked from the right, skipping
+// trusted proxies, and the first untrusted address is the client.
+func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := parseHostAddr(r.RemoteAddr)
+	if len(trusted) == 0 || !containsIP(trusted, peer) {
+		return peer
+	}
+	xff := r.Header.Values("X-Forwarded-For")
+	client := peer
+	for i := len(xff) - 1; i >= 0; i-- {
+		parts := strings.Split(xff[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				// A garbled entry: stop trusting the chain here.
+				return client
+			}
+			a = a.Unmap().WithZone("")
+			client = a
+			if !containsIP(trusted, a) {
+				return a
+			}
+		}
+	}
+	return client
+}
+
+func parseHostAddr(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone("")
+	}
+	host, _, err := net.SplitHostPort(s)
+	if err != nil {
+		host = s
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap().WithZone("")
+}
+
+func containsIP(list []netip.Prefix, ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return false
+	}
+	for _, p := range list {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// requestID honours a sane incoming X-Request-Id or makes a new one.
+func requestID(in string) string {
+	if n := len(in); n > 0 && n <= 128 {
+		ok := true
+		for i := 0; i < n; i++ {
+			ch := in[i]
+			if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.' || ch == ':') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return in
+		}
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// allowedResponseHeader keeps webhook results from breaking the framing.
+func allowedResponseHeader(k string) bool {
+	switch http.CanonicalHeaderKey(k) {
+	case "Content-Length", "Transfer-Encoding", "Connection", "Trailer", "Upgrade", "Keep-Alive", "X-Request-Id":
+		return false
+	}
+	return k != ""
+}
+
+// writeMessage answers {"message": msg}.
+func writeMessage(w http.ResponseWriter, status int, msg string) {
+	b := make([]byte, 0, len(msg)+16)
+	b = append(b, `{"message":`...)
+	b = appendJSONString(b, msg)
+	b = append(b, '}', '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// writeRawMessage answers {"message": <raw JSON>}.
+func writeRawMessage(w http.ResponseWriter, status int, raw []byte) {
+	b := make([]byte, 0, len(raw)+16)
+	b = append(b, `{"message":`...)
+	b = append(b, raw...)
+	b = append(b, '}', '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, err := json.Marshal(s)
+	if err != nil {
+		return append(b, `""`...)
+	}
+	return append(b, q...)
+}

@@ -1,0 +1,164 @@
+// Package daemon is towerhook's HTTP pipeline: it builds routing tables from
+// definition sets, swaps them atomically on reload, serves the public webhook
+// listener and the admin listener, and exposes Prometheus metrics.
+package daemon
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults shared by the command line and tests.
+const (
+	DefaultPrefix        = "/cetmix_tower_webhooks/"
+	DefaultListen        = ":8080"
+	DefaultAdminListen   = "127.0.0.1:8081"
+	DefaultTimeout       = 10 * time.Second
+	DefaultMaxBody       = 10 << 20
+	DefaultRetentionDays = 30
+)
+
+// Options configure Serve. Every field has a `serve` flag and a
+// TOWERHOOK_<FLAG> environment variable.
+type Options struct {
+	Dir                  string
+	Listen               string
+	AdminListen          string
+	Data                 string
+	SecretsDir           string
+	LogRetentionDays     int
+	Timeout              time.Duration
+	MaxBody              Size
+	MaxConcurrent        int
+	LogSync              bool
+	Prefix               string
+	LogFormat            string
+	LogLevel             string
+	RescanInterval       time.Duration
+	DisableSubprocess    bool
+	DisableRequests      bool
+	ShutdownTimeout      time.Duration
+	MaxConcurrentProcess int
+
+	// Version is reported by the admin API.
+	Version string
+	// Reload, when non-nil, triggers a reload on every receive (SIGHUP).
+	Reload <-chan os.Signal
+	// OnReady, when non-nil, is called with the bound public and admin
+	// addresses once both listeners are up (tests use it with ":0").
+	OnReady func(public, admin string)
+}
+
+// DefaultOptions returns the documented defaults.
+func DefaultOptions() Options {
+	return Options{
+		Dir:              "webhooks",
+		Listen:           DefaultListen,
+		AdminListen:      DefaultAdminListen,
+		Data:             "data",
+		LogRetentionDays: DefaultRetentionDays,
+		Timeout:          DefaultTimeout,
+		MaxBody:          DefaultMaxBody,
+		MaxConcurrent:    defaultMaxConcurrent(),
+		LogSync:          true,
+		Prefix:           DefaultPrefix,
+		LogFormat:        "json",
+		LogLevel:         "info",
+		RescanInterval:   60 * time.Second,
+		ShutdownTimeout:  30 * time.Second,
+	}
+}
+
+func defaultMaxConcurrent() int {
+	n := 16 * runtime.GOMAXPROCS(0)
+	if n < 64 {
+		n = 64
+	}
+	return n
+}
+
+// RegisterServeFlags binds the serve flags to o.
+func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
+	fs.StringVar(&o.Dir, "dir", o.Dir, "definitions directory (watched)")
+	fs.StringVar(&o.Listen, "listen", o.Listen, "public listen address")
+	fs.StringVar(&o.AdminListen, "admin-listen", o.AdminListen, "admin listen address (metrics, health, API)")
+	fs.StringVar(&o.Data, "data", o.Data, "data directory for the call log")
+	fs.StringVar(&o.SecretsDir, "secrets-dir", o.SecretsDir, "directory with one file per secret")
+	fs.IntVar(&o.LogRetentionDays, "log-retention-days", o.LogRetentionDays, "days of call log to keep (0 = forever)")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "default time limit for code")
+	fs.Var(&o.MaxBody, "max-body", "largest accepted request body (bytes or 64KiB, 10MiB)")
+	fs.IntVar(&o.MaxConcurrent, "max-concurrent", o.MaxConcurrent, "most concurrent code executions before 503")
+	fs.BoolVar(&o.LogSync, "log-sync", o.LogSync, "answer only after the call log record is committed")
+	fs.StringVar(&o.Prefix, "prefix", o.Prefix, "URL prefix of webhook endpoints")
+	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
+	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
+	fs.DurationVar(&o.RescanInterval, "rescan-interval", o.RescanInterval, "periodic full rescan (0 disables)")
+	fs.BoolVar(&o.DisableSubprocess, "disable-subprocess", o.DisableSubprocess, "remove the subprocess module")
+	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
+	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses (0 = 4 x CPUs)")
+}
+
+// Size is a byte count flag accepting plain bytes or KiB/MiB/GiB (and KB/MB/GB).
+type Size int64
+
+// String formats the size in bytes.
+func (s *Size) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+// Set parses "1024", "64KiB", "10MiB", "1GB".
+func (s *Size) Set(v string) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = Size(n)
+	return nil
+}
+
+// ParseSize parses a byte size with an optional unit.
+func ParseSize(v string) (int64, error) {
+	t := strings.TrimSpace(v)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+		{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
+		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
+	}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
+			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q (use bytes or a unit: 64KiB, 10MiB)", v)
+	}
+	return n * mult, nil
+}
+
+// NewLogger builds the daemon's slog logger.
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q", level)
+	}
+	ho := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, ho)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, ho)), nil
+	}
+	return nil, fmt.Errorf("invalid --log-format %q (json or text)", format)
+}

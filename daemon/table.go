@@ -1,0 +1,193 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"towerhook/definitions"
+	"towerhook/lua"
+)
+
+// table is an immutable routing table built from one definitions.Set: the
+// compiled scripts, resolved run_as users and the Lua engine that runs them.
+// Requests read it once from an atomic pointer and finish on it.
+type table struct {
+	set    *definitions.Set
+	routes map[definitions.RouteKey]*route
+	auths  map[string]*authRoute
+	engine *lua.Engine
+	hash   string
+	loaded time.Time
+
+	active  atomic.Int64
+	retired atomic.Bool
+	closeMu sync.Once
+}
+
+// route is one webhook ready to serve.
+type route struct {
+	wh      *definitions.Webhook
+	script  *lua.Script
+	auth    *authRoute
+	cred    *lua.Credential
+	timeout time.Duration
+	info    map[string]string
+}
+
+// authRoute is one authenticator ready to run.
+type authRoute struct {
+	a      *definitions.Authenticator
+	script *lua.Script
+	info   map[string]string
+}
+
+// buildOptions configure buildTable.
+type buildOptions struct {
+	Logger            *slog.Logger
+	LuaMetrics        *lua.Metrics
+	DefaultTimeout    time.Duration
+	DisableSubprocess bool
+	DisableRequests   bool
+	MaxSubprocesses   int
+	// SkipUsers skips run_as resolution (validate without --check-users).
+	SkipUsers bool
+}
+
+// buildTable compiles every script of set and resolves run_as users. It is
+// the one build path shared by serve, validate and call: what validates,
+// serves. All fallible work happens here, before any swap.
+func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
+	var errs definitions.Errors
+	mask := newMasker(set.SecretValues())
+	compile := func(ref, file string, codeLine int, code string) *lua.Script {
+		s, err := lua.Compile(ref, code)
+		if err == nil {
+			return s
+		}
+		line := codeLine
+		var ce *lua.CompileError
+		if errors.As(err, &ce) && ce.Line > 0 {
+			line = codeLine + ce.Line - 1
+		}
+		errs = append(errs, &definitions.Error{File: file, Line: line, Reference: ref, Msg: "lua: " + mask.mask(err.Error())})
+		return nil
+	}
+	t := &table{
+		set:    set,
+		routes: make(map[definitions.RouteKey]*route, len(set.Webhooks())),
+		auths:  make(map[string]*authRoute, len(set.Authenticators())),
+		hash:   set.Hash(),
+		loaded: time.Now(),
+	}
+	for _, a := range set.Authenticators() {
+		t.auths[a.Reference] = &authRoute{
+			a:      a,
+			script: compile(a.Reference, a.File, a.CodeLine, a.Code),
+			info:   map[string]string{"reference": a.Reference, "name": a.Name},
+		}
+	}
+	users := map[string]*lua.Credential{}
+	for _, w := range set.Webhooks() {
+		r := &route{
+			wh:      w,
+			script:  compile(w.Reference, w.File, w.CodeLine, w.Code),
+			auth:    t.auths[w.Authenticator.Reference],
+			timeout: w.Timeout,
+			info: map[string]string{
+				"reference": w.Reference, "name": w.Name, "endpoint": w.Endpoint,
+				"method": strings.ToLower(w.Method), "content_type": w.ContentType,
+				"authenticator": w.Authenticator.Reference, "run_as": w.RunAs,
+			},
+		}
+		if r.timeout <= 0 {
+			r.timeout = o.DefaultTimeout
+		}
+		if w.RunAs != "" && !o.SkipUsers && !o.DisableSubprocess {
+			cred, ok := users[w.RunAs]
+			if !ok {
+				c, err := lua.ResolveUser(w.RunAs)
+				if err != nil {
+					errs = append(errs, &definitions.Error{File: w.File, Line: w.Line, Reference: w.Reference, Msg: err.Error()})
+				}
+				cred, users[w.RunAs] = c, c
+			}
+			r.cred = cred
+		}
+		t.routes[definitions.RouteKey{Endpoint: w.Endpoint, Method: w.Method}] = r
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	t.engine = lua.NewEngine(lua.Options{
+		Logger:                    o.Logger,
+		Secrets:                   set.SecretValues(),
+		Metrics:                   o.LuaMetrics,
+		DisableSubprocess:         o.DisableSubprocess,
+		DisableRequests:           o.DisableRequests,
+		MaxConcurrentSubprocesses: o.MaxSubprocesses,
+	})
+	return t, nil
+}
+
+// acquire marks a request as using t.
+func (t *table) acquire() { t.active.Add(1) }
+
+// release ends a request's use of t and closes a retired table once idle.
+func (t *table) release() {
+	if t.active.Add(-1) == 0 && t.retired.Load() {
+		t.close()
+	}
+}
+
+// retire marks t as replaced; its engine closes once no request uses it.
+// A request that loaded t just before the swap still works: a closed engine
+// keeps running calls, it only stops pooling states.
+func (t *table) retire() {
+	t.retired.Store(true)
+	if t.active.Load() == 0 {
+		t.close()
+	}
+}
+
+func (t *table) close() {
+	t.closeMu.Do(func() {
+		if t.engine != nil {
+			t.engine.Close()
+		}
+	})
+}
+
+// masker replaces secret values with *****.
+type masker struct{ secrets []string }
+
+func newMasker(secrets []string) masker { return masker{secrets: secrets} }
+
+func (m masker) mask(s string) string {
+	for _, v := range m.secrets {
+		if v != "" && strings.Contains(s, v) {
+			s = strings.ReplaceAll(s, v, "*****")
+		}
+	}
+	return s
+}
+
+// describeErrors formats load errors for logs and the admin API.
+func describeErrors(err error) []string {
+	var es definitions.Errors
+	if errors.As(err, &es) {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []string{fmt.Sprint(err)}
+}

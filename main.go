@@ -1,0 +1,227 @@
+// Command towerhook serves Cetmix Tower-style incoming webhooks from a
+// directory of YAML definitions. main stays thin: it parses flags (with
+// TOWERHOOK_* environment fallbacks), turns signals into a context and hands
+// over to the daemon package.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"towerhook/daemon"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: towerhook <command> [flags]
+
+commands:
+  serve      serve webhooks from a definitions directory
+  validate   check a definitions directory (exit 1 with file:line errors)
+  call       dry-run one webhook call without a server
+  logs       show the call log (from the running daemon, or the store)
+  version    print the version
+
+Run "towerhook <command> -h" for the command's flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "validate":
+		return validate(args, stdout, stderr)
+	case "call":
+		return call(args, stdout, stderr)
+	case "logs":
+		return showLogs(args, stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "towerhook %s\n", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "towerhook: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func serve(args []string, stderr io.Writer) int {
+	o := daemon.DefaultOptions()
+	fs := newFlagSet("serve", stderr)
+	daemon.RegisterServeFlags(fs, &o)
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return exitParse(err)
+	}
+	if err := applyEnv(fs, "TOWERHOOK_"); err != nil {
+		fmt.Fprintf(stderr, "towerhook serve: %v\n", err)
+		return 2
+	}
+	o.Version = version
+	logger, err := daemon.NewLogger(stderr, o.LogFormat, o.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "towerhook serve: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	o.Reload = hup
+	if err := daemon.Serve(ctx, o, logger); err != nil {
+		fmt.Fprintf(stderr, "towerhook serve: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func validate(args []string, stdout, stderr io.Writer) int {
+	var o daemon.ValidateOptions
+	fs := newFlagSet("validate", stderr)
+	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret")
+	fs.BoolVar(&o.RequireSecrets, "require-secrets", false, "fail on unresolved secrets even without --secrets-dir")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: towerhook validate DIR [--secrets-dir DIR] [--require-secrets]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, 1, 1)
+	if err != nil {
+		return exitParse(err)
+	}
+	o.Dir = pos[0]
+	return daemon.Validate(o, stdout, stderr)
+}
+
+func call(args []string, stdout, stderr io.Writer) int {
+	o := daemon.CallOptions{Method: "POST", Timeout: 10 * time.Second, RemoteAddr: "127.0.0.1"}
+	var headers multiFlag
+	fs := newFlagSet("call", stderr)
+	fs.StringVar(&o.Method, "X", o.Method, "HTTP method (GET or POST)")
+	fs.Var(&headers, "H", "request header 'Key: Value' (repeatable)")
+	fs.StringVar(&o.Data, "d", "", "request body, or @file to read it from a file")
+	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret")
+	fs.StringVar(&o.RemoteAddr, "remote-addr", o.RemoteAddr, "client address the request appears to come from")
+	fs.StringVar(&o.Prefix, "prefix", daemon.DefaultPrefix, "URL prefix")
+	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "default code time limit")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: towerhook call DIR ENDPOINT [-X METHOD] [-H 'K: V']... [-d BODY|@file] [--remote-addr IP]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, 2, 2)
+	if err != nil {
+		return exitParse(err)
+	}
+	o.Dir, o.Endpoint, o.Headers = pos[0], pos[1], headers
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return daemon.Call(ctx, o, stdout, stderr)
+}
+
+func showLogs(args []string, stdout, stderr io.Writer) int {
+	o := daemon.LogsOptions{Admin: "http://" + daemon.DefaultAdminListen, Limit: 50}
+	fs := newFlagSet("logs", stderr)
+	fs.StringVar(&o.Admin, "admin", o.Admin, "admin URL of the running daemon")
+	fs.StringVar(&o.Data, "data", "", "data directory to read when no daemon answers")
+	fs.StringVar(&o.Webhook, "webhook", "", "only this webhook reference")
+	fs.StringVar(&o.Authenticator, "authenticator", "", "only this authenticator reference")
+	fs.StringVar(&o.Status, "status", "", "success, failed, or an HTTP code")
+	fs.StringVar(&o.Since, "since", "", "RFC 3339 time or a duration ago (24h)")
+	fs.StringVar(&o.Until, "until", "", "RFC 3339 time or a duration ago")
+	fs.IntVar(&o.Limit, "limit", o.Limit, "number of records")
+	fs.BoolVar(&o.JSON, "json", false, "print JSON lines")
+	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+		return exitParse(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return daemon.Logs(ctx, o, stdout, stderr)
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("towerhook "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// errUsage reports wrong positional arguments (usage already printed).
+var errUsage = errors.New("usage")
+
+// parseArgs parses flags that may appear before or after positional
+// arguments and checks the number of positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < minPos || len(pos) > maxPos {
+		fmt.Fprintf(fs.Output(), "%s: expected %d to %d arguments, got %d\n", fs.Name(), minPos, maxPos, len(pos))
+		fs.Usage()
+		return nil, errUsage
+	}
+	return pos, nil
+}
+
+func exitParse(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// applyEnv sets every flag not given on the command line from the
+// environment variable prefix + FLAG_NAME (dashes to underscores).
+func applyEnv(fs *flag.FlagSet, prefix string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || err != nil {
+			return
+		}
+		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %v", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
