@@ -262,17 +262,17 @@ type authenticatorView struct {
 }
 
 type definitionsResponse struct {
-	Version         string              `json:"version"`
-	ConfigHash      string              `json:"config_hash"`
-	LoadedAt        *time.Time          `json:"loaded_at"`
-	LastReload      ReloadResult        `json:"last_reload"`
-	LastSuccess     *time.Time          `json:"last_reload_success_time"`
-	ReloadOK        bool                `json:"last_reload_successful"`
-	Errors          []string            `json:"errors"`
-	Webhooks        []webhookView       `json:"webhooks"`
-	Authenticators  []authenticatorView `json:"authenticators"`
-	Files           []string            `json:"files"`
-	MissingSecrets  []string            `json:"missing_secrets,omitempty"`
+	Version        string              `json:"version"`
+	ConfigHash     string              `json:"config_hash"`
+	LoadedAt       *time.Time          `json:"loaded_at"`
+	LastReload     ReloadResult        `json:"last_reload"`
+	LastSuccess    *time.Time          `json:"last_reload_success_time"`
+	ReloadOK       bool                `json:"last_reload_successful"`
+	Errors         []string            `json:"errors"`
+	Webhooks       []webhookView       `json:"webhooks"`
+	Authenticators []authenticatorView `json:"authenticators"`
+	Files          []string            `json:"files"`
+	MissingSecrets []string            `json:"missing_secrets,omitempty"`
 }
 
 func definitionsView(rl *reloader, version string) definitionsResponse {
