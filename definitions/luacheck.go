@@ -29,7 +29,7 @@ func checkLua(code, name string) (p *luaProblem) {
 			line := pe.Pos.Line
 			msg := pe.Message
 			if line == parse.EOF || line <= 0 {
-				line = strings.Count(code, "\n") + 1
+				line = strings.Count(strings.TrimRight(code, " \t\r\n"), "\n") + 1
 				msg += " at end of code"
 			} else if pe.Token != "" {
 				msg += fmt.Sprintf(" near '%s'", pe.Token)
