@@ -5,12 +5,9 @@
 package lua
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Kind says which protocol a script follows.
@@ -31,29 +28,12 @@ func (k Kind) String() string {
 	return "webhook"
 }
 
-// CompileError is a Lua syntax error with the Lua line (1-based) it refers to.
-type CompileError struct {
-	Line int
-	Msg  string
-}
 
-func (e *CompileError) Error() string { return e.Msg }
-
-// Script is compiled Lua code, shared read-only by every state.
-type Script struct {
-	// Name is the chunk name used in error messages (e.g. the reference).
-	Name string
-	// proto is the precompiled *lua.FunctionProto.
-}
-
-// Compile parses and compiles code once. A syntax error is a *CompileError.
-func Compile(name, code string) (*Script, error) { panic("TODO") }
 
 // Options configure an Engine. An Engine is built per loaded definition set.
 type Options struct {
 	// Logger receives _logger lines (with reference and request id). Required.
 	Logger *slog.Logger
-	// Registerer is used only by NewMetrics; the engine takes a *Metrics.
 	// PoolSize bounds the number of idle states kept (default GOMAXPROCS*2).
 	PoolSize int
 	// Secrets are values masked as ***** in everything leaving the runtime.
@@ -68,20 +48,6 @@ type Options struct {
 	MaxConcurrentSubprocesses int
 }
 
-// Metrics holds the runtime's Prometheus collectors.
-type Metrics struct{}
-
-// NewMetrics registers the runtime's collectors with reg (nil: not registered).
-func NewMetrics(reg prometheus.Registerer) *Metrics { panic("TODO") }
-
-// Engine owns a bounded pool of sandboxed states.
-type Engine struct{}
-
-// NewEngine builds an engine; states are created lazily.
-func NewEngine(opts Options) *Engine { panic("TODO") }
-
-// Close releases all pooled states. Calls after Close still work but do not pool.
-func (e *Engine) Close() { panic("TODO") }
 
 // Request describes the HTTP request, exposed to Lua as the request table.
 type Request struct {
@@ -144,6 +110,3 @@ type Result struct {
 	// Duration of the Lua execution.
 	Duration time.Duration
 }
-
-// Run executes call on a pooled state with a fresh environment and deadline.
-func (e *Engine) Run(ctx context.Context, call *Call) *Result { panic("TODO") }

@@ -1,0 +1,64 @@
+package lua
+
+import (
+	"fmt"
+	"strings"
+
+	glua "github.com/yuin/gopher-lua"
+	"github.com/yuin/gopher-lua/parse"
+)
+
+// chunkName is the source name compiled into every proto; runtime error
+// positions ("<lua>:3:") are rewritten to "line 3:" before leaving the package.
+const chunkName = "<lua>"
+
+// CompileError is a Lua syntax error with the Lua line (1-based) it refers to.
+type CompileError struct {
+	// Line is the 1-based Lua line (the last line for an unexpected end).
+	Line int
+	// Msg is the plain message, e.g. "line 3: syntax error near 'end'".
+	Msg string
+}
+
+// Error returns Msg.
+func (e *CompileError) Error() string { return e.Msg }
+
+// Script is compiled Lua code, shared read-only by every state.
+type Script struct {
+	// Name is the chunk name used in error messages (e.g. the reference).
+	Name string
+	// proto is the precompiled function prototype (immutable once built).
+	proto *glua.FunctionProto
+}
+
+// Compile parses and compiles code once. A syntax error is a *CompileError.
+func Compile(name, code string) (*Script, error) {
+	chunk, err := parse.Parse(strings.NewReader(code), chunkName)
+	if err != nil {
+		return nil, compileErr(err, code)
+	}
+	proto, err := glua.Compile(chunk, chunkName)
+	if err != nil {
+		return nil, compileErr(err, code)
+	}
+	return &Script{Name: name, proto: proto}, nil
+}
+
+func compileErr(err error, code string) *CompileError {
+	switch e := err.(type) {
+	case *parse.Error:
+		if e.Pos.Line == parse.EOF {
+			line := strings.Count(code, "\n") + 1
+			return &CompileError{Line: line, Msg: fmt.Sprintf("line %d: %s at end of code", line, e.Message)}
+		}
+		msg := fmt.Sprintf("line %d: %s", e.Pos.Line, e.Message)
+		if e.Token != "" {
+			msg += fmt.Sprintf(" near '%s'", e.Token)
+		}
+		return &CompileError{Line: e.Pos.Line, Msg: msg}
+	case *glua.CompileError:
+		return &CompileError{Line: e.Line, Msg: fmt.Sprintf("line %d: %s", e.Line, e.Message)}
+	}
+	// Lexer errors are plain errors carrying "<lua> line:N(column:M) ...".
+	return &CompileError{Msg: cleanText(err.Error())}
+}

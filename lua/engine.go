@@ -1,0 +1,275 @@
+package lua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Limits applied to every state. They bound what one call into Go may do,
+// since the deadline is only checked between Lua instructions.
+const (
+	// DefaultTimeout is the deadline of a call whose Timeout is 0.
+	DefaultTimeout = 10 * time.Second
+	// MaxStringSize bounds strings built by string.rep, string.gsub,
+	// table.concat and the helper modules.
+	MaxStringSize = 16 << 20
+	// MaxPatternSubject bounds the subject of string.find/match/gmatch/gsub.
+	MaxPatternSubject = 1 << 20
+	// MaxLogLines bounds the _logger lines kept per call.
+	MaxLogLines = 1000
+
+	callStackSize   = 200
+	registrySize    = 1024 * 4
+	registryMaxSize = 1024 * 256
+)
+
+// Engine owns a bounded pool of sandboxed states.
+type Engine struct {
+	opts    Options
+	pool    chan *state
+	mask    *strings.Replacer // nil: no secrets
+	metrics *Metrics
+	re      *reCache
+	proc    *procRunner
+	http    *httpClient
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// NewEngine builds an engine; states are created lazily.
+func NewEngine(opts Options) *Engine {
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = 2 * runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxConcurrentSubprocesses <= 0 {
+		opts.MaxConcurrentSubprocesses = 4 * runtime.GOMAXPROCS(0)
+	}
+	e := &Engine{
+		opts:    opts,
+		pool:    make(chan *state, opts.PoolSize),
+		mask:    newMasker(opts.Secrets),
+		metrics: opts.Metrics,
+		re:      newReCache(256),
+	}
+	if !opts.DisableSubprocess {
+		var pm *procMetrics
+		if opts.Metrics != nil {
+			pm = opts.Metrics.proc
+		}
+		e.proc = newProcRunner(opts.MaxConcurrentSubprocesses, pm)
+	}
+	if !opts.DisableRequests {
+		e.http = newHTTPClient()
+	}
+	return e
+}
+
+// Close releases all pooled states. Calls after Close still work but do not pool.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	for {
+		select {
+		case st := <-e.pool:
+			st.L.Close()
+		default:
+			return
+		}
+	}
+}
+
+func (e *Engine) get() *state {
+	select {
+	case st := <-e.pool:
+		return st
+	default:
+		return e.newState()
+	}
+}
+
+func (e *Engine) put(st *state) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.closed {
+		select {
+		case e.pool <- st:
+			return
+		default:
+		}
+	}
+	st.L.Close()
+}
+
+// Run executes call on a pooled state with a fresh environment and deadline.
+func (e *Engine) Run(ctx context.Context, call *Call) *Result {
+	res := &Result{}
+	if call == nil || call.Script == nil || call.Script.proto == nil {
+		res.Err = errors.New("no compiled code")
+		return res
+	}
+	timeout := call.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	st := e.get()
+	st.cur = callState{ctx: cctx, call: call, res: res}
+	start := time.Now()
+	env, err := st.run(cctx, call)
+	res.Duration = time.Since(start)
+
+	reason := ""
+	discard := false
+	switch {
+	case err != nil && cctx.Err() != nil:
+		discard = true
+		res.TimedOut = errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		if res.TimedOut {
+			res.Err = fmt.Errorf("execution timed out after %v", timeout)
+			reason = "timeout"
+		} else {
+			res.Err = errors.New("execution canceled")
+			reason = "canceled"
+		}
+	case err != nil:
+		var ae *glua.ApiError
+		if !errors.As(err, &ae) || ae.Type != glua.ApiErrorRun {
+			discard = true // a Go panic or an API error: do not trust the state
+		}
+		res.Err = errors.New(e.maskString(luaErrText(err)))
+		reason = "error"
+	default:
+		if !st.readResult(call.Kind, env, res) {
+			reason = "result_type"
+		}
+		if res.Err != nil && reason == "" {
+			reason = "error"
+		}
+	}
+	e.maskResult(res)
+	st.cur = callState{}
+	if discard {
+		st.L.Close()
+	} else {
+		e.put(st)
+	}
+	if m := e.metrics; m != nil {
+		m.observe(call.Kind, call.Reference, res.Duration, reason)
+	}
+	return res
+}
+
+// luaErrText turns a gopher-lua error into plain text with "line N:" positions.
+func luaErrText(err error) string {
+	var ae *glua.ApiError
+	if errors.As(err, &ae) {
+		if ae.Object != nil {
+			return cleanText(ae.Object.String())
+		}
+	}
+	return cleanText(err.Error())
+}
+
+// cleanText rewrites "<lua>:N:" positions to "line N:" and drops tracebacks.
+func cleanText(s string) string {
+	if i := strings.Index(s, "\nstack traceback:"); i >= 0 {
+		s = s[:i]
+	}
+	if !strings.Contains(s, chunkName) {
+		return strings.TrimSpace(s)
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, chunkName)
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		rest := s[i+len(chunkName):]
+		j := 0
+		if len(rest) > 0 && (rest[0] == ':' || rest[0] == ' ') {
+			j = 1
+			if strings.HasPrefix(rest, " line:") {
+				j = len(" line:")
+			}
+			k := j
+			for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+				k++
+			}
+			if k > j {
+				b.WriteString("line ")
+				b.WriteString(rest[j:k])
+				if k < len(rest) && rest[k] == ':' {
+					k++
+				}
+				b.WriteString(":")
+				s = rest[k:]
+				continue
+			}
+		}
+		s = rest
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func newMasker(secrets []string) *strings.Replacer {
+	var ss []string
+	for _, s := range secrets {
+		if s != "" {
+			ss = append(ss, s)
+		}
+	}
+	if len(ss) == 0 {
+		return nil
+	}
+	// Longest first, so a secret containing another is masked whole.
+	sort.Slice(ss, func(i, j int) bool { return len(ss[i]) > len(ss[j]) })
+	args := make([]string, 0, 2*len(ss))
+	for _, s := range ss {
+		args = append(args, s, "*****")
+	}
+	return strings.NewReplacer(args...)
+}
+
+func (e *Engine) maskString(s string) string {
+	if e.mask == nil || s == "" {
+		return s
+	}
+	return e.mask.Replace(s)
+}
+
+func (e *Engine) maskResult(r *Result) {
+	if e.mask == nil {
+		return
+	}
+	if r.Err != nil {
+		if t := r.Err.Error(); e.maskString(t) != t {
+			r.Err = errors.New(e.maskString(t))
+		}
+	}
+	r.Message = e.maskString(r.Message)
+	if r.Body != nil {
+		b := e.maskString(*r.Body)
+		r.Body = &b
+	}
+	for k, v := range r.Headers {
+		r.Headers[k] = e.maskString(v)
+	}
+	// LogLines are masked as they are appended.
+}

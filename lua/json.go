@@ -1,0 +1,551 @@
+package lua
+
+import (
+	"errors"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// JSON <-> Lua bridge.
+//
+// Decoding goes straight from JSON text to Lua values (no map[string]any):
+// objects and arrays become tables, null becomes json.null, numbers become
+// LNumber (integers up to 2^53 are exact). An empty JSON array gets a marker
+// metatable so that it dumps back as [].
+//
+// Encoding: a table whose keys are exactly 1..n (n >= 1) is an array; any
+// other table is an object with sorted keys (numbers and booleans are
+// written as strings, other key types are an error); an empty table is {}
+// unless it came from an empty JSON array. Integral numbers below 1e21 are
+// written without exponent or fraction; NaN and ±Inf are an error. Strings
+// that are not valid UTF-8 have each bad byte replaced by \ufffd.
+
+const jsonMaxDepth = 200
+
+var (
+	errJSONDepth = errors.New("nesting too deep")
+	errJSONCycle = errors.New("circular reference detected")
+)
+
+type jsonDecoder struct {
+	st  *state
+	b   []byte
+	i   int
+	buf []byte
+}
+
+// decodeJSON decodes one JSON document; empty input is nil.
+func (st *state) decodeJSON(b []byte) (glua.LValue, error) {
+	d := jsonDecoder{st: st, b: b}
+	d.ws()
+	if d.i >= len(d.b) {
+		return glua.LNil, nil
+	}
+	v, err := d.value(0)
+	if err != nil {
+		return glua.LNil, err
+	}
+	d.ws()
+	if d.i != len(d.b) {
+		return glua.LNil, d.err("extra data")
+	}
+	return v, nil
+}
+
+func (d *jsonDecoder) err(msg string) error {
+	return errors.New(msg + " at char " + strconv.Itoa(d.i))
+}
+
+func (d *jsonDecoder) ws() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
+	if depth > jsonMaxDepth {
+		return nil, errJSONDepth
+	}
+	d.ws()
+	if d.i >= len(d.b) {
+		return nil, d.err("unexpected end of data")
+	}
+	switch c := d.b[d.i]; c {
+	case '{':
+		d.i++
+		t := d.st.L.CreateTable(0, 8)
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == '}' {
+			d.i++
+			return t, nil
+		}
+		for {
+			d.ws()
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
+				return nil, d.err("expecting property name enclosed in double quotes")
+			}
+			k, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			d.ws()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return nil, d.err("expecting ':' delimiter")
+			}
+			d.i++
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			t.RawSetString(k, v)
+			d.ws()
+			if d.i < len(d.b) && d.b[d.i] == ',' {
+				d.i++
+				continue
+			}
+			if d.i < len(d.b) && d.b[d.i] == '}' {
+				d.i++
+				return t, nil
+			}
+			return nil, d.err("expecting ',' delimiter")
+		}
+	case '[':
+		d.i++
+		t := d.st.L.CreateTable(4, 0)
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == ']' {
+			d.i++
+			t.Metatable = d.st.arrMeta
+			return t, nil
+		}
+		for {
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			t.Append(v)
+			d.ws()
+			if d.i < len(d.b) && d.b[d.i] == ',' {
+				d.i++
+				continue
+			}
+			if d.i < len(d.b) && d.b[d.i] == ']' {
+				d.i++
+				return t, nil
+			}
+			return nil, d.err("expecting ',' delimiter")
+		}
+	case '"':
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return glua.LString(s), nil
+	case 't':
+		return d.lit("true", glua.LTrue)
+	case 'f':
+		return d.lit("false", glua.LFalse)
+	case 'n':
+		return d.lit("null", d.st.null)
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			return d.num()
+		}
+		return nil, d.err("expecting value")
+	}
+}
+
+func (d *jsonDecoder) lit(word string, v glua.LValue) (glua.LValue, error) {
+	if len(d.b)-d.i >= len(word) && string(d.b[d.i:d.i+len(word)]) == word {
+		d.i += len(word)
+		return v, nil
+	}
+	return nil, d.err("expecting value")
+}
+
+func (d *jsonDecoder) num() (glua.LValue, error) {
+	start := d.i
+	if d.b[d.i] == '-' {
+		d.i++
+	}
+	digits := d.i
+	if d.i < len(d.b) && d.b[d.i] == '0' {
+		d.i++
+	} else {
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+	}
+	if d.i == digits {
+		return nil, d.err("expecting value")
+	}
+	intEnd := d.i
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		f := d.i
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+		if d.i == f {
+			return nil, d.err("invalid number")
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		f := d.i
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+		if d.i == f {
+			return nil, d.err("invalid number")
+		}
+	}
+	if d.i == intEnd && intEnd-digits <= 15 {
+		var n int64
+		for _, c := range d.b[digits:intEnd] {
+			n = n*10 + int64(c-'0')
+		}
+		if start != digits {
+			n = -n
+		}
+		return glua.LNumber(n), nil
+	}
+	f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return nil, d.err("invalid number")
+	}
+	return glua.LNumber(f), nil
+}
+
+// str decodes a JSON string at d.i (which is '"').
+func (d *jsonDecoder) str() (string, error) {
+	d.i++
+	start := d.i
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c == '"' {
+			s := string(d.b[start:d.i])
+			d.i++
+			return s, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return "", d.err("invalid control character")
+		}
+		d.i++
+	}
+	buf := append(d.buf[:0], d.b[start:d.i]...)
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		switch {
+		case c == '"':
+			d.i++
+			d.buf = buf
+			return string(buf), nil
+		case c < 0x20:
+			return "", d.err("invalid control character")
+		case c != '\\':
+			buf = append(buf, c)
+			d.i++
+			continue
+		}
+		d.i++
+		if d.i >= len(d.b) {
+			break
+		}
+		e := d.b[d.i]
+		d.i++
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := d.hex4()
+			if !ok {
+				return "", d.err("invalid \\uXXXX escape")
+			}
+			if utf16.IsSurrogate(r) {
+				r2 := rune(-1)
+				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
+					save := d.i
+					d.i += 2
+					if x, ok := d.hex4(); ok {
+						r2 = x
+					} else {
+						return "", d.err("invalid \\uXXXX escape")
+					}
+					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+						r = dec
+					} else {
+						d.i = save
+						r = utf8.RuneError
+					}
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return "", d.err("invalid \\escape")
+		}
+	}
+	return "", d.err("unterminated string")
+}
+
+func (d *jsonDecoder) hex4() (rune, bool) {
+	if d.i+4 > len(d.b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d.b[d.i : d.i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	d.i += 4
+	return r, true
+}
+
+// jsonEncoder appends the JSON text of Lua values.
+type jsonEncoder struct {
+	st     *state
+	b      []byte
+	indent string
+	seen   map[*glua.LTable]bool
+}
+
+// encodeJSON returns the JSON text of v (indent "" for compact output).
+func (st *state) encodeJSON(v glua.LValue, indent string) ([]byte, error) {
+	e := jsonEncoder{st: st, indent: indent}
+	if err := e.value(v, 0); err != nil {
+		return nil, err
+	}
+	return e.b, nil
+}
+
+func (e *jsonEncoder) newline(depth int) {
+	if e.indent == "" {
+		return
+	}
+	e.b = append(e.b, '\n')
+	for i := 0; i < depth; i++ {
+		e.b = append(e.b, e.indent...)
+	}
+}
+
+func (e *jsonEncoder) value(v glua.LValue, depth int) error {
+	if depth > jsonMaxDepth {
+		return errJSONDepth
+	}
+	switch x := v.(type) {
+	case *glua.LNilType:
+		e.b = append(e.b, "null"...)
+	case glua.LBool:
+		if x {
+			e.b = append(e.b, "true"...)
+		} else {
+			e.b = append(e.b, "false"...)
+		}
+	case glua.LNumber:
+		return e.number(float64(x))
+	case glua.LString:
+		e.b = appendJSONString(e.b, string(x))
+	case *glua.LUserData:
+		if x == e.st.null {
+			e.b = append(e.b, "null"...)
+			return nil
+		}
+		return errors.New("object of type userdata is not JSON serializable")
+	case *glua.LTable:
+		return e.table(x, depth)
+	default:
+		return errors.New("object of type " + v.Type().String() + " is not JSON serializable")
+	}
+	return nil
+}
+
+func (e *jsonEncoder) number(f float64) error {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return errors.New("out of range float values are not JSON compliant")
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
+		if math.Abs(f) < 1<<63 {
+			e.b = strconv.AppendInt(e.b, int64(f), 10)
+		} else {
+			e.b = strconv.AppendFloat(e.b, f, 'f', -1, 64)
+		}
+		return nil
+	}
+	e.b = strconv.AppendFloat(e.b, f, 'g', -1, 64)
+	return nil
+}
+
+func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
+	if depth > 0 {
+		if e.seen == nil {
+			e.seen = map[*glua.LTable]bool{}
+		}
+		if e.seen[t] {
+			return errJSONCycle
+		}
+		e.seen[t] = true
+		defer delete(e.seen, t)
+	}
+	count, maxKey := 0, 0
+	isArray := true
+	t.ForEach(func(k, _ glua.LValue) {
+		count++
+		if isArray {
+			f, ok := k.(glua.LNumber)
+			if !ok || float64(f) != math.Trunc(float64(f)) || f < 1 || f > 1<<31 {
+				isArray = false
+			} else if int(f) > maxKey {
+				maxKey = int(f)
+			}
+		}
+	})
+	n := count
+	if count == 0 {
+		if t.Metatable == e.st.arrMeta && e.st.arrMeta != nil {
+			e.b = append(e.b, "[]"...)
+		} else {
+			e.b = append(e.b, "{}"...)
+		}
+		return nil
+	}
+	if isArray && maxKey == count {
+		e.b = append(e.b, '[')
+		for i := 1; i <= n; i++ {
+			if i > 1 {
+				e.b = append(e.b, ',')
+			}
+			e.newline(depth + 1)
+			if err := e.value(t.RawGetInt(i), depth+1); err != nil {
+				return err
+			}
+		}
+		e.newline(depth)
+		e.b = append(e.b, ']')
+		return nil
+	}
+	type kv struct {
+		k string
+		v glua.LValue
+	}
+	items := make([]kv, 0, count)
+	var kerr error
+	t.ForEach(func(k, v glua.LValue) {
+		switch x := k.(type) {
+		case glua.LString:
+			items = append(items, kv{string(x), v})
+		case glua.LNumber:
+			var nb jsonEncoder
+			if err := nb.number(float64(x)); err != nil {
+				kerr = err
+				return
+			}
+			items = append(items, kv{string(nb.b), v})
+		case glua.LBool:
+			items = append(items, kv{x.String(), v})
+		default:
+			kerr = errors.New("keys must be str, int, float or bool, not " + k.Type().String())
+		}
+	})
+	if kerr != nil {
+		return kerr
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
+	e.b = append(e.b, '{')
+	for i, it := range items {
+		if i > 0 {
+			e.b = append(e.b, ',')
+		}
+		e.newline(depth + 1)
+		e.b = appendJSONString(e.b, it.k)
+		e.b = append(e.b, ':')
+		if e.indent != "" {
+			e.b = append(e.b, ' ')
+		}
+		if err := e.value(it.v, depth+1); err != nil {
+			return err
+		}
+	}
+	e.newline(depth)
+	e.b = append(e.b, '}')
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s quoted; invalid UTF-8 bytes become \ufffd.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

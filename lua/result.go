@@ -1,0 +1,72 @@
+package lua
+
+import (
+	"errors"
+	"math"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+var errNotDict = errors.New("result is not a dict")
+
+// readResult fills res from env.result; false when result is not a table.
+func (st *state) readResult(kind Kind, env *glua.LTable, res *Result) bool {
+	rt, ok := env.RawGetString("result").(*glua.LTable)
+	if !ok {
+		res.Err = errNotDict
+		return false
+	}
+	if kind == KindAuthenticator {
+		res.Allowed = glua.LVAsBool(rt.RawGetString("allowed"))
+	} else if n, ok := rt.RawGetString("exit_code").(glua.LNumber); ok {
+		f := float64(n)
+		if !math.IsNaN(f) && math.Abs(f) < 1<<31 {
+			res.ExitCode, res.HasExitCode = int(f), true
+		}
+	}
+	if n, ok := rt.RawGetString("http_code").(glua.LNumber); ok && n >= 100 && n <= 599 {
+		res.HTTPCode = int(n)
+	}
+	switch m := rt.RawGetString("message").(type) {
+	case *glua.LNilType:
+	case glua.LString:
+		res.Message, res.HasMessage = string(m), true
+	case *glua.LTable:
+		b, err := st.encodeJSON(m, "")
+		if err != nil {
+			res.Err = errors.New("result.message: " + err.Error())
+			return true
+		}
+		res.Message, res.MessageJSON, res.HasMessage = string(b), true, true
+	default:
+		if m == st.null {
+			res.Message, res.MessageJSON, res.HasMessage = "null", true, true
+		} else {
+			res.Message, res.HasMessage = m.String(), true
+		}
+	}
+	if ht, ok := rt.RawGetString("headers").(*glua.LTable); ok {
+		ht.ForEach(func(k, v glua.LValue) {
+			ks, ok := k.(glua.LString)
+			if !ok {
+				return
+			}
+			switch v.(type) {
+			case glua.LString, glua.LNumber:
+				if res.Headers == nil {
+					res.Headers = map[string]string{}
+				}
+				res.Headers[string(ks)] = v.String()
+			}
+		})
+	}
+	switch b := rt.RawGetString("body").(type) {
+	case glua.LString, glua.LNumber:
+		s := b.String()
+		res.Body = &s
+	}
+	if ct, ok := rt.RawGetString("content_type").(glua.LString); ok {
+		res.ContentType = string(ct)
+	}
+	return true
+}
