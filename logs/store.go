@@ -73,7 +73,6 @@ type Store struct {
 	once     sync.Once
 
 	pruneMu    sync.Mutex
-	lastCutoff string // cutoff day of the last successful prune
 	haveOldest atomic.Bool
 }
 
@@ -219,9 +218,8 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	}
 	stored := *rec
 	stored.RequestHeaders = redactCredentialMap(rec.RequestHeaders)
-	if p, trunc := capPayload(rec.RequestPayload, s.opts.MaxPayloadBytes); trunc || len(p) != len(rec.RequestPayload) {
-		stored.RequestPayload, stored.Truncated = p, stored.Truncated || trunc
-	}
+	p, trunc := capPayload(rec.RequestPayload, s.opts.MaxPayloadBytes)
+	stored.RequestPayload, stored.Truncated = p, rec.Truncated || trunc
 	val, err := encodeValue(&stored)
 	if err != nil {
 		return fmt.Errorf("call log: encoding record: %w", err)
@@ -402,9 +400,10 @@ func (s *Store) cutoff() string {
 }
 
 // Prune deletes whole day buckets older than RetentionDays (bucket date <
-// today - RetentionDays, UTC) and returns how many it deleted. It is cheap
-// when no day boundary passed since the last prune. Open and an hourly
-// check call it; it runs in its own short write transaction.
+// today - RetentionDays, UTC) and returns how many it deleted. When nothing
+// expired (checked by reading the oldest bucket name) it takes no write
+// transaction, so the hourly check is cheap; otherwise it deletes the
+// expired buckets in one short write transaction of its own. Open calls it.
 func (s *Store) Prune() (int, error) {
 	cut := s.cutoff()
 	if cut == "" || s.opts.ReadOnly {
@@ -412,8 +411,13 @@ func (s *Store) Prune() (int, error) {
 	}
 	s.pruneMu.Lock()
 	defer s.pruneMu.Unlock()
-	if cut == s.lastCutoff {
-		return 0, nil
+	expired := false
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		first, _ := tx.Cursor().First()
+		expired = first != nil && string(first) < cut
+		return nil
+	}); err != nil || !expired {
+		return 0, err
 	}
 	n := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -436,7 +440,6 @@ func (s *Store) Prune() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	s.lastCutoff = cut
 	return n, nil
 }
 
