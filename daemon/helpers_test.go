@@ -15,7 +15,7 @@ import (
 
 // testDaemon is a running Serve on loopback ports.
 type testDaemon struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	data   string
 	pub    string // http://127.0.0.1:port
@@ -39,7 +39,7 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 }
 
 // startDaemon runs Serve over files; mod may adjust the options.
-func startDaemon(t *testing.T, files map[string]string, mod func(*Options)) *testDaemon {
+func startDaemon(t testing.TB, files map[string]string, mod func(*Options)) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, files)

@@ -1,0 +1,177 @@
+package daemon
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+)
+
+// The loopback load benchmark (issue 5): the same client and concurrency
+// against a bare net/http handler that checks an HMAC in Go, and against
+// towerhook's full path (Lua HMAC authenticator, Lua webhook reading the
+// payload, call log). Run with `make bench-load`.
+
+const benchSecret = "bench-secret-value"
+
+const benchDefs = `cetmix_tower_yaml_version: 1
+records:
+- cetmix_tower_model: webhook_authenticator
+  reference: github_like
+  name: GitHub-like signature
+  code: |
+    local sig = headers["X-Hub-Signature-256"] or ""
+    local expected = "sha256=" .. hmac.new(#!cxtower.secret.bench!#, raw_data, "sha256"):hexdigest()
+    if hmac.compare_digest(sig, expected) then
+      result = {allowed = true}
+    else
+      result = {allowed = false, http_code = 401, message = "Bad signature"}
+    end
+- cetmix_tower_model: webhook
+  reference: push
+  name: Push
+  endpoint: push
+  authenticator_id: github_like
+  code: |
+    local repo = payload.repository and payload.repository.full_name or "?"
+    result = {exit_code = 0, message = "push to " .. repo .. " by " .. tostring(payload.pusher.name) .. " ref " .. tostring(payload.ref)}
+`
+
+func benchPayload() []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"ref":"refs/heads/main","before":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","after":"76ae82c7b1a177c8d03f9e96e0adf2466113728f",`)
+	b.WriteString(`"repository":{"id":1296269,"full_name":"octocat/Hello-World","private":false,"html_url":"https://github.com/octocat/Hello-World"},`)
+	b.WriteString(`"pusher":{"name":"octocat","email":"octocat@github.com"},"sender":{"login":"octocat","id":1},`)
+	for i := 0; b.Len() < 1000; i++ {
+		fmt.Fprintf(&b, `"field_%02d":"value number %02d for padding",`, i, i)
+	}
+	b.WriteString(`"created":true,"deleted":false,"forced":false}`)
+	return b.Bytes()
+}
+
+func sign(body []byte) string {
+	m := hmac.New(sha256.New, []byte(benchSecret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func benchClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+	}}
+}
+
+// loadRun drives url with 32 concurrent clients for b.N requests total.
+func loadRun(b *testing.B, url string) {
+	body := benchPayload()
+	sig := sign(body)
+	client := benchClient()
+	b.SetBytes(int64(len(body)))
+	b.SetParallelism((32 + 1) / 2) // RunParallel uses GOMAXPROCS x parallelism goroutines
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-Hub-Signature-256", sig)
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// bareHandler is the baseline: read the body, check the HMAC in Go, answer JSON.
+func bareHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+		if err != nil {
+			http.Error(w, "read", 400)
+			return
+		}
+		if !hmac.Equal([]byte(r.Header.Get("X-Hub-Signature-256")), []byte(sign(body))) {
+			writeMessage(w, 401, "Bad signature")
+			return
+		}
+		writeMessage(w, 200, "OK")
+	})
+}
+
+func startBenchDaemon(b *testing.B, sync bool) *testDaemon {
+	secrets := b.TempDir()
+	if err := os.WriteFile(filepath.Join(secrets, "bench"), []byte(benchSecret), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return startDaemon(b, map[string]string{"bench.yaml": benchDefs}, func(o *Options) {
+		o.SecretsDir = secrets
+		o.LogSync = sync
+	})
+}
+
+func BenchmarkLoopback(b *testing.B) {
+	b.Run("bare", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: bareHandler()}
+		go srv.Serve(ln)
+		defer srv.Close()
+		loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+	})
+	b.Run("towerhook_durable", func(b *testing.B) {
+		d := startBenchDaemon(b, true)
+		loadRun(b, d.pub+DefaultPrefix+"push")
+	})
+	b.Run("towerhook_async", func(b *testing.B) {
+		d := startBenchDaemon(b, false)
+		loadRun(b, d.pub+DefaultPrefix+"push")
+	})
+}
+
+// BenchmarkLoopbackLatency measures unloaded latency (one client, durable log).
+func BenchmarkLoopbackLatency(b *testing.B) {
+	d := startBenchDaemon(b, true)
+	body := benchPayload()
+	sig := sign(body)
+	client := benchClient()
+	url := d.pub + DefaultPrefix + "push"
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+		req.Header.Set("X-Hub-Signature-256", sig)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
