@@ -224,12 +224,21 @@ func (l *watchLoop) armRetry() {
 // fully set up before the old one is closed, so nothing falls in between.
 func (l *watchLoop) rebuild(why string) {
 	st, err := l.w.establish()
+	if st == nil {
+		// No fsnotify watcher at all (inotify limits?): keep the old one,
+		// stale as it may be, and try again later.
+		l.w.logger.Warn("cannot create a watcher; retrying", "err", err, "reason", why)
+		if l.rootOK {
+			l.schedule("watcher unavailable: " + err.Error())
+		}
+		l.rootOK = false
+		l.armRetry()
+		return
+	}
 	old := l.st
 	l.st = st
 	l.w.mu.Lock()
-	if st != nil {
-		l.w.fsw = st.fsw
-	}
+	l.w.fsw = st.fsw
 	l.w.mu.Unlock()
 	if old != nil {
 		old.close()
@@ -302,12 +311,15 @@ func (l *watchLoop) handle(ev fsnotify.Event) {
 		switch {
 		case err != nil:
 			relevant = true // gone already, or a stale path: cannot tell, rescan
-		case fi.IsDir():
-			if err := st.addTree(ev.Name, log); err != nil {
-				log.Warn("cannot watch new folder", "path", ev.Name, "err", err)
+		case fi.IsDir() || fi.Mode()&fs.ModeSymlink != 0:
+			// A new folder (or link to one): watch it and what is below,
+			// which may have been created before the watch; the hint's
+			// rescan, due after this, covers those.
+			if target, err := os.Stat(ev.Name); err == nil && target.IsDir() {
+				if err := st.addTree(ev.Name); err != nil {
+					log.Warn("cannot watch new folder", "path", ev.Name, "err", err)
+				}
 			}
-			relevant = true
-		case fi.Mode()&fs.ModeSymlink != 0:
 			relevant = true
 		default:
 			relevant = watchIsDefinition(base)
@@ -356,41 +368,52 @@ func (s *watchState) forget(path string) {
 	}
 }
 
-// addTree watches path and every folder below it that the loader reads.
-// Folders that vanish while walking are skipped silently.
-func (s *watchState) addTree(path string, log *slog.Logger) error {
+// addTree watches path and every folder below it that the loader reads:
+// dot-folders are skipped except Kubernetes "..*" ones, and symlinks to
+// folders are followed (inotify watches the target; events carry the link's
+// path), each real folder once. Folders that vanish meanwhile are skipped.
+func (s *watchState) addTree(path string) error {
 	var firstErr error
-	err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-			return nil
+	keep := func(err error) {
+		if firstErr == nil && !errors.Is(err, fs.ErrNotExist) {
+			firstErr = err
 		}
-		if !d.IsDir() {
-			return nil
-		}
-		if p != path && watchIgnoredName(d.Name()) {
-			return filepath.SkipDir
+	}
+	visited := map[string]bool{}
+	var walk func(p string)
+	walk = func(p string) {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			if visited[real] {
+				return // a symlink loop, or a folder reached twice
+			}
+			visited[real] = true
 		}
 		if err := s.fsw.Add(p); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return filepath.SkipDir
-			}
-			if firstErr == nil {
-				firstErr = fmt.Errorf("watch %s: %w", p, err)
-			}
-			return filepath.SkipDir
+			keep(fmt.Errorf("watch %s: %w", p, err))
+			return
 		}
 		s.dirs[p] = true
-		return nil
-	})
-	if err != nil && firstErr == nil {
-		firstErr = err
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			keep(err)
+			return
+		}
+		for _, e := range entries {
+			if watchIgnoredName(e.Name()) {
+				continue
+			}
+			child := filepath.Join(p, e.Name())
+			switch t := e.Type(); {
+			case t.IsDir():
+				walk(child)
+			case t&fs.ModeSymlink != 0:
+				if fi, err := os.Stat(child); err == nil && fi.IsDir() {
+					walk(child)
+				}
+			}
+		}
 	}
+	walk(path)
 	return firstErr
 }
 
@@ -409,11 +432,30 @@ func (w *watcher) establish() (*watchState, error) {
 	}
 	st.watchParent(w.dir, w.logger)
 
+	// Follow a symlinked root link by link, so that swapping any link of
+	// the chain (or the final folder) shows up in a watched parent.
+	p := w.dir
+	for range 40 {
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			break
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(p), target)
+		}
+		p = filepath.Clean(target)
+		st.roots[p] = true
+		st.watchParent(p, w.logger)
+	}
 	resolved, err := filepath.EvalSymlinks(w.dir)
 	if err != nil {
 		return st, err
 	}
-	if resolved != w.dir {
+	if !st.roots[resolved] {
 		st.roots[resolved] = true
 		st.watchParent(resolved, w.logger)
 	}
@@ -427,8 +469,7 @@ func (w *watcher) establish() (*watchState, error) {
 	if err := fsw.Add(resolved); err != nil {
 		return st, fmt.Errorf("watch %s: %w", resolved, err)
 	}
-	st.dirs[resolved] = true
-	if err := st.addTree(resolved, w.logger); err != nil {
+	if err := st.addTree(resolved); err != nil {
 		// The root is watched; a missing subfolder watch is not fatal: the
 		// periodic rescan covers it.
 		w.logger.Warn("cannot watch every subfolder", "err", err)

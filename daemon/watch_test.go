@@ -208,6 +208,22 @@ func TestWatcherScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "git checkout of another branch",
+			setup: func(t *testing.T, dir string) {
+				watchWrite(t, filepath.Join(dir, "a", "x.yaml"), "v1")
+				watchWrite(t, filepath.Join(dir, "b", "y.yaml"), "v1")
+				watchWrite(t, filepath.Join(dir, ".git", "HEAD"), "main")
+			},
+			act: func(t *testing.T, dir string) []string {
+				watchWrite(t, filepath.Join(dir, ".git", "index.lock"), "x")
+				watchMust(t, os.RemoveAll(filepath.Join(dir, "a")))
+				watchWrite(t, filepath.Join(dir, "b", "y.yaml"), "v2")
+				watchWrite(t, filepath.Join(dir, "c", "d", "z.yaml"), "v2")
+				watchMust(t, os.Rename(filepath.Join(dir, ".git", "index.lock"), filepath.Join(dir, ".git", "index")))
+				return []string{filepath.Join(dir, "c")}
+			},
+		},
+		{
 			name: "kubernetes configmap symlink swap",
 			setup: func(t *testing.T, dir string) {
 				watchWrite(t, filepath.Join(dir, "..2026_01_01", "a.yaml"), "v1")
@@ -327,6 +343,45 @@ func TestWatcherRootSymlinkSwap(t *testing.T) {
 	p = filepath.Join(base, "v2", "b.yaml")
 	watchWrite(t, p, "v2")
 	rec.waitFor(t, p)
+}
+
+func TestWatcherRootSymlinkChainSwap(t *testing.T) {
+	// defs -> current -> v1; a deploy swaps "current" only.
+	base := t.TempDir()
+	watchWrite(t, filepath.Join(base, "v1", "a.yaml"), "v1")
+	watchWrite(t, filepath.Join(base, "v2", "a.yaml"), "v2")
+	watchMust(t, os.Symlink("v1", filepath.Join(base, "current")))
+	dir := filepath.Join(base, "defs")
+	watchMust(t, os.Symlink("current", dir))
+	_, rec := startWatcher(t, dir, 20*time.Millisecond, 200*time.Millisecond)
+
+	watchMust(t, os.Symlink("v2", filepath.Join(base, "current.tmp")))
+	watchMust(t, os.Rename(filepath.Join(base, "current.tmp"), filepath.Join(base, "current")))
+	rec.waitFor(t, "re-established: CREATE "+filepath.Join(base, "current"))
+
+	p := filepath.Join(base, "v2", "b.yaml")
+	watchWrite(t, p, "v2")
+	rec.waitFor(t, p)
+}
+
+func TestWatcherFollowsSymlinkedSubfolder(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "defs")
+	watchWrite(t, filepath.Join(base, "common", "a.yaml"), "v1")
+	watchWrite(t, filepath.Join(dir, "b.yaml"), "v1")
+	watchMust(t, os.Symlink(filepath.Join("..", "common"), filepath.Join(dir, "common")))
+	watchMust(t, os.Symlink(".", filepath.Join(dir, "loop"))) // must not recurse forever
+	_, rec := startWatcher(t, dir, 20*time.Millisecond, 200*time.Millisecond)
+
+	watchWrite(t, filepath.Join(base, "common", "c.yaml"), "v1")
+	rec.waitFor(t, filepath.Join(dir, "common", "c.yaml"))
+
+	// A link created later is followed too.
+	watchWrite(t, filepath.Join(base, "other", "a.yaml"), "v1")
+	watchMust(t, os.Symlink(filepath.Join("..", "other"), filepath.Join(dir, "other")))
+	rec.waitFor(t, filepath.Join(dir, "other"))
+	watchWrite(t, filepath.Join(base, "other", "d.yaml"), "v1")
+	rec.waitFor(t, filepath.Join(dir, "other", "d.yaml"))
 }
 
 func TestWatcherRootMissingAtStart(t *testing.T) {
