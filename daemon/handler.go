@@ -115,11 +115,16 @@ func (c *callState) serve() {
 	p, r := c.p, c.r
 	method := r.Method
 	if method != http.MethodGet && method != http.MethodPost {
+		c.rec.AuthenticationStatus = logs.AuthFailed
+		c.rec.ErrorMessage = msgNotFound
 		c.finish(http.StatusNotFound, msgNotFound, nil)
 		return
 	}
 	rt := c.t.routes[definitions.RouteKey{Endpoint: c.endpoint, Method: method}]
 	if rt == nil || !rt.wh.Active {
+		// As Tower: an unknown webhook counts as a failed authentication.
+		c.rec.AuthenticationStatus = logs.AuthFailed
+		c.rec.ErrorMessage = msgNotFound
 		c.finish(http.StatusNotFound, msgNotFound, nil)
 		return
 	}

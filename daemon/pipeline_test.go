@@ -85,18 +85,18 @@ func pipelineFiles() map[string]string {
 		hook("notdict", "notdict", "open", "", `result = "nope"`) +
 		hook("slow", "slow", "open", "timeout: 0.5", `while true do end`) +
 		hook("disabled", "disabled", "open", "active: false", `result = {message = "should not run"}`) +
-		hook("getter", "getter", "open", "method: get", `result = {message = payload.q .. "|" .. request.method .. "|" .. request.path}`) +
-		hook("former", "former", "open", "content_type: form", `result = {message = payload.a .. "|" .. raw_data}`) +
-		hook("nested", "deploy/app", "open", "", `result = {message = "nested " .. webhook.reference}`) +
-		hook("custom", "custom", "open", "", `result = {http_code = 202, headers = {["X-Custom"] = "yes"}, body = "challenge-xyz", content_type = "text/plain"}`) +
-		hook("jsonmsg", "jsonmsg", "open", "", `result = {message = {a = 1, b = {"x", "y"}}}`) +
-		hook("raw", "raw", "open", "", `result = {message = raw_data .. "|" .. type(payload) .. "|" .. json.dumps(payload)}`) +
-		hook("tokened", "tokened", "token", "", `result = {message = "secret ok"}`) +
+		hook("getter", "getter", "open", "method: get", `result.message = payload.q .. "|" .. request.method .. "|" .. request.path`) +
+		hook("former", "former", "open", "content_type: form", `result.message = payload.a .. "|" .. raw_data`) +
+		hook("nested", "deploy/app", "open", "", `result.message = "nested " .. webhook.reference`) +
+		hook("custom", "custom", "open", "", `result = {exit_code = 0, http_code = 202, headers = {["X-Custom"] = "yes"}, body = "challenge-xyz", content_type = "text/plain"}`) +
+		hook("jsonmsg", "jsonmsg", "open", "", `result.message = {a = 1, b = {"x", "y"}}`) +
+		hook("raw", "raw", "open", "", `result.message = raw_data .. "|" .. type(payload) .. "|" .. json.dumps(payload)`) +
+		hook("tokened", "tokened", "token", "", `result.message = "secret ok"`) +
 		hook("denied", "denied", "deny", "", `result = {message = "never"}`) +
 		hook("broken", "broken", "broken", "", `result = {message = "never"}`) +
 		hook("notable", "notable", "notable", "", `result = {message = "never"}`) +
 		hook("lan", "lan", "lan", "", `result = {message = "never"}`) +
-		hook("proxied", "proxied", "proxied", "", `result = {message = "from " .. request.remote_addr}`) +
+		hook("proxied", "proxied", "proxied", "", `result.message = "from " .. request.remote_addr`) +
 		hook("leak", "leak", "token", "", `result = {exit_code = 1, message = "token is " .. #!cxtower.secret.api_token!#}`) +
 		hook("leakerr", "leakerr", "open", "", `error("token is " .. #!cxtower.secret.api_token!#)`)
 	return map[string]string{"auth/auths.yaml": authsYAML, "hooks.yml": hooks}
@@ -239,7 +239,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	files := map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
 		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
 		hook("slow", "slow", "open", "timeout: 2", `while true do end`) +
-		hook("fast", "fast", "open", "", `result = {message = "fast"}`)}
+		hook("fast", "fast", "open", "", `result.message = "fast"`)}
 	d := startDaemon(t, files, func(o *Options) { o.MaxConcurrent = 1 })
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -366,7 +366,7 @@ func TestCallLogRecords(t *testing.T) {
 		t.Errorf("get by id: %d %v", code, one)
 	}
 	getJSON(t, d.admin+"/api/v1/logs?status=404", &page)
-	if len(page.Records) != 1 || page.Records[0]["endpoint"] != "nope" || page.Records[0]["authentication_status"] != "not_required" {
+	if len(page.Records) != 1 || page.Records[0]["endpoint"] != "nope" || page.Records[0]["authentication_status"] != "failed" {
 		t.Errorf("404 records: %v", page.Records)
 	}
 	getJSON(t, d.admin+"/api/v1/logs?webhook=plain", &page)
