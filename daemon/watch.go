@@ -45,7 +45,9 @@ type watcher struct {
 	readyc    chan struct{}
 
 	mu  sync.Mutex
-	fsw *fsnotify.Watcher // current fsnotify watcher; only for tests after run returned
+	fsw *fsnotify.Watcher // current fsnotify watcher, for tests
+
+	injectErr chan error // tests only: errors handled as if fsnotify reported them
 }
 
 // newWatcher prepares a watcher for dir; quiet is the debounce quiet period
@@ -142,19 +144,27 @@ func (w *watcher) run(ctx context.Context, hint func(reason string)) {
 				l.fail("fsnotify error channel closed")
 				continue
 			}
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				w.logger.Warn("watch event queue overflowed; rescanning", "err", err)
-				l.fail("event overflow")
-			} else {
-				w.logger.Warn("watch error; rescanning", "err", err)
-				l.fail("watch error: " + err.Error())
-			}
+			l.watchError(err)
+		case err := <-w.injectErr:
+			l.watchError(err)
 		case <-l.timer.C:
 			l.fire()
 		case <-l.retry.C:
 			l.retryArmed = false
 			l.rebuild("retry")
 		}
+	}
+}
+
+// watchError handles an error reported by fsnotify.
+func (l *watchLoop) watchError(err error) {
+	w := l.w
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		w.logger.Warn("watch event queue overflowed; rescanning", "err", err)
+		l.fail("event overflow")
+	} else {
+		w.logger.Warn("watch error; rescanning", "err", err)
+		l.fail("watch error: " + err.Error())
 	}
 }
 
@@ -379,15 +389,13 @@ func (s *watchState) addTree(path string) error {
 			firstErr = err
 		}
 	}
-	visited := map[string]bool{}
-	var walk func(p string)
-	walk = func(p string) {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			if visited[real] {
-				return // a symlink loop, or a folder reached twice
-			}
-			visited[real] = true
+	visited := map[string]bool{} // real paths; only symlinks need resolving
+	var walk func(p, realPath string)
+	walk = func(p, realPath string) {
+		if visited[realPath] {
+			return // a symlink loop, or a folder reached twice
 		}
+		visited[realPath] = true
 		if err := s.fsw.Add(p); err != nil {
 			keep(fmt.Errorf("watch %s: %w", p, err))
 			return
@@ -405,15 +413,22 @@ func (s *watchState) addTree(path string) error {
 			child := filepath.Join(p, e.Name())
 			switch t := e.Type(); {
 			case t.IsDir():
-				walk(child)
+				walk(child, filepath.Join(realPath, e.Name()))
 			case t&fs.ModeSymlink != 0:
 				if fi, err := os.Stat(child); err == nil && fi.IsDir() {
-					walk(child)
+					if r, err := filepath.EvalSymlinks(child); err == nil {
+						walk(child, r)
+					}
 				}
 			}
 		}
 	}
-	walk(path)
+	realPath, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		keep(err)
+		return firstErr
+	}
+	walk(path, realPath)
 	return firstErr
 }
 

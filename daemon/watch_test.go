@@ -78,8 +78,18 @@ func (r *watchRecorder) next(t *testing.T) string {
 // is watching.
 func startWatcher(t *testing.T, dir string, quiet, maxDelay time.Duration) (*watcher, *watchRecorder) {
 	t.Helper()
+	return startWatcherWith(t, dir, quiet, maxDelay, nil)
+}
+
+// startWatcherWith is startWatcher with a hook to adjust the watcher before
+// it runs.
+func startWatcherWith(t *testing.T, dir string, quiet, maxDelay time.Duration, adjust func(*watcher)) (*watcher, *watchRecorder) {
+	t.Helper()
 	logger := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w := newWatcher(dir, logger, quiet, maxDelay)
+	if adjust != nil {
+		adjust(w)
+	}
 	rec := &watchRecorder{ch: make(chan string, 1024)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -484,6 +494,53 @@ func TestWatcherHintsNeverOverlap(t *testing.T) {
 	// overlap is checked at cleanup
 }
 
+func (w *watcher) currentFSW() *fsnotify.Watcher {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.fsw
+}
+
+// TestWatcherErrorsHintAndReestablish injects errors the way fsnotify
+// reports them: each leads to a hint and a fresh, working watch.
+func TestWatcherErrorsHintAndReestablish(t *testing.T) {
+	tests := []struct {
+		name   string
+		errs   []error
+		reason string
+	}{
+		{"overflow", []error{fsnotify.ErrEventOverflow}, "event overflow"},
+		{"other error", []error{errors.New("boom")}, "watch error: boom"},
+		{"error storm", []error{errors.New("e1"), errors.New("e2"), errors.New("e3"), fsnotify.ErrEventOverflow}, "watch error: e1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			w, rec := startWatcherWith(t, dir, 20*time.Millisecond, 200*time.Millisecond, func(w *watcher) {
+				w.injectErr = make(chan error)
+			})
+			first := w.currentFSW()
+			for _, err := range tt.errs {
+				select {
+				case w.injectErr <- err:
+				case <-time.After(watchTestDeadline):
+					t.Fatal("error not consumed")
+				}
+			}
+			rec.waitFor(t, tt.reason)
+			deadline := time.Now().Add(watchTestDeadline)
+			for w.currentFSW() == first && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond) // polling a condition
+			}
+			if w.currentFSW() == first {
+				t.Fatal("watch not re-established")
+			}
+			p := filepath.Join(dir, "after.yaml")
+			watchWrite(t, p, "v1")
+			rec.waitFor(t, p)
+		})
+	}
+}
+
 func TestWatcherCancelStopsRunAndClosesFsnotify(t *testing.T) {
 	tests := []struct {
 		name string
@@ -530,9 +587,7 @@ func TestWatcherCancelStopsRunAndClosesFsnotify(t *testing.T) {
 			case <-time.After(watchTestDeadline):
 				t.Fatal("run did not return after cancel")
 			}
-			w.mu.Lock()
-			fsw := w.fsw
-			w.mu.Unlock()
+			fsw := w.currentFSW()
 			if fsw == nil {
 				t.Fatal("no fsnotify watcher recorded")
 			}
@@ -611,5 +666,70 @@ func TestWatchDebounce(t *testing.T) {
 				t.Errorf("new burst due = %v", due.Sub(base))
 			}
 		})
+	}
+}
+
+// BenchmarkWatchEstablish measures setting up all watches (start-up and
+// every re-establish) for a tree of 100 folders holding 1 000 files.
+func BenchmarkWatchEstablish(b *testing.B) {
+	dir := b.TempDir()
+	for d := range 100 {
+		for f := range 10 {
+			p := filepath.Join(dir, "team"+strconv.Itoa(d/10), "svc"+strconv.Itoa(d), "hook"+strconv.Itoa(f)+".yaml")
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				b.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	w := newWatcher(dir, nil, time.Millisecond, time.Millisecond)
+	b.ResetTimer()
+	for b.Loop() {
+		st, err := w.establish()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(st.dirs) != 111 {
+			b.Fatalf("watched %d folders, want 111", len(st.dirs))
+		}
+		st.close()
+	}
+}
+
+// BenchmarkWatcherEventToHint measures the watcher's own latency from a file
+// being created to the hint call, with no debounce delay.
+func BenchmarkWatcherEventToHint(b *testing.B) {
+	dir := b.TempDir()
+	w := newWatcher(dir, nil, 0, 0)
+	hints := make(chan string, 1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.run(ctx, func(reason string) { hints <- reason })
+	}()
+	defer func() { cancel(); <-done }()
+	<-w.ready()
+	i := 0
+	for b.Loop() {
+		i++
+		p := filepath.Join(dir, strconv.Itoa(i)+".yaml")
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		timeout := time.After(watchTestDeadline)
+	wait:
+		for {
+			select {
+			case r := <-hints:
+				if strings.Contains(r, p) {
+					break wait
+				}
+			case <-timeout:
+				b.Fatal("no hint")
+			}
+		}
 	}
 }
