@@ -87,6 +87,14 @@ func newHTTPClient() *httpClient {
 	}}
 }
 
+// close drops the client's idle connections (call it when the engine that
+// owns the client is closed); nil-safe. The client still works afterwards.
+func (c *httpClient) close() {
+	if c != nil {
+		c.client.CloseIdleConnections()
+	}
+}
+
 // Do performs spec within ctx. Errors are plain texts such as
 // "requests: timeout after 5s" or "requests: GET http://host/path:
 // connection refused"; they never contain the URL's userinfo or query.

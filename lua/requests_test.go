@@ -294,3 +294,16 @@ func BenchmarkHTTPGet(b *testing.B) {
 		}
 	}
 }
+
+func TestHTTPClose(t *testing.T) {
+	srv := httpTestServer(t, http.HandlerFunc(httpEcho))
+	c := newHTTPClient()
+	for range 2 {
+		if _, err := c.Do(context.Background(), HTTPSpec{URL: srv.URL}); err != nil {
+			t.Fatal(err)
+		}
+		c.close() // the client keeps working after dropping idle connections
+	}
+	var nilClient *httpClient
+	nilClient.close()
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -328,6 +329,42 @@ func procErrText(err error) string {
 type procCapture struct {
 	buf       bytes.Buffer
 	truncated bool
+}
+
+// ReadFrom implements io.ReaderFrom so that os/exec's copy reads straight
+// into the buffer instead of allocating a 32 KiB buffer per stream.
+func (c *procCapture) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	var scratch []byte
+	for {
+		var p []byte
+		room := procOutputCap - c.buf.Len()
+		if room > 0 {
+			c.buf.Grow(min(max(512, c.buf.Len()), room))
+			p = c.buf.AvailableBuffer()
+			p = p[:min(cap(p), room)]
+		} else {
+			if scratch == nil {
+				scratch = make([]byte, 32<<10)
+			}
+			p = scratch
+		}
+		n, err := r.Read(p)
+		if n > 0 {
+			total += int64(n)
+			if room > 0 {
+				c.buf.Write(p[:n])
+			} else {
+				c.truncated = true
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // Write implements io.Writer; it never fails.

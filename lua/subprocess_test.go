@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -534,4 +535,70 @@ func BenchmarkProcTrueParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestProcCapture(t *testing.T) {
+	tests := []struct {
+		name      string
+		sizes     []int
+		readFrom  bool
+		want      int
+		truncated bool
+	}{
+		{name: "write small", sizes: []int{10, 20}, want: 30},
+		{name: "write to the cap", sizes: []int{procOutputCap - 1, 1}, want: procOutputCap},
+		{name: "write over the cap", sizes: []int{procOutputCap - 1, 5, 7}, want: procOutputCap, truncated: true},
+		{name: "readfrom empty", readFrom: true, want: 0},
+		{name: "readfrom small", sizes: []int{100}, readFrom: true, want: 100},
+		{name: "readfrom to the cap", sizes: []int{procOutputCap}, readFrom: true, want: procOutputCap},
+		{name: "readfrom over the cap", sizes: []int{procOutputCap + 1}, readFrom: true, want: procOutputCap, truncated: true},
+		{name: "readfrom far over the cap", sizes: []int{3 * procOutputCap}, readFrom: true, want: procOutputCap, truncated: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c procCapture
+			src := &procPattern{}
+			total := 0
+			if tt.readFrom {
+				for _, n := range tt.sizes {
+					total += n
+				}
+				n, err := c.ReadFrom(io.LimitReader(src, int64(total)))
+				if err != nil || n != int64(total) {
+					t.Fatalf("ReadFrom = %d, %v; want %d", n, err, total)
+				}
+			} else {
+				for _, n := range tt.sizes {
+					p := make([]byte, n)
+					if _, err := io.ReadFull(src, p); err != nil {
+						t.Fatal(err)
+					}
+					if w, err := c.Write(p); w != n || err != nil {
+						t.Fatalf("Write = %d, %v", w, err)
+					}
+				}
+			}
+			if c.buf.Len() != tt.want || c.truncated != tt.truncated {
+				t.Fatalf("kept %d truncated %v, want %d %v", c.buf.Len(), c.truncated, tt.want, tt.truncated)
+			}
+			for i, b := range c.buf.Bytes() {
+				if b != byte(i%251) {
+					t.Fatalf("byte %d = %d, want %d", i, b, i%251)
+				}
+			}
+		})
+	}
+}
+
+// procPattern is an endless reader of the bytes 0..250 repeated, returned
+// in short reads of at most 7000 bytes.
+type procPattern struct{ pos int }
+
+func (r *procPattern) Read(p []byte) (int, error) {
+	n := min(len(p), 7000)
+	for i := range n {
+		p[i] = byte((r.pos + i) % 251)
+	}
+	r.pos += n
+	return n, nil
 }
