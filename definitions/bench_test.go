@@ -28,9 +28,9 @@ func genTree(tb testing.TB, dir string, files, auths, hooks int) {
     if hmac.compare_digest(sig, expected) then
       result = {allowed = true}
     else
-      result = {allowed = false, http_code = 401, message = "Bad signature"}
+      result = {allowed = false, http_code = 401, message = "Bad signature %d %d"}
     end
-`, f, a, f, a, f%256, a)
+`, f, a, f, a, f%256, a, f, a)
 		}
 		for h := range hooks {
 			fmt.Fprintf(&b, `- cetmix_tower_model: webhook
@@ -47,9 +47,9 @@ func genTree(tb testing.TB, dir string, files, auths, hooks int) {
     if r.returncode ~= 0 then
       result = {exit_code = r.returncode, message = r.stderr}
     else
-      result = {exit_code = 0, message = payload.ref or "ok"}
+      result = {exit_code = 0, message = payload.ref or "ok %d %d"}
     end
-`, f, h, f, h, (f+1)%files, h%auths, f, h)
+`, f, h, f, h, (f+1)%files, h%auths, f, h, f, h)
 		}
 		out[filepath.Join(fmt.Sprintf("team%d", f%10), fmt.Sprintf("defs_%03d.yaml", f))] = b.String()
 	}

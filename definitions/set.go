@@ -31,8 +31,10 @@ const (
 
 // Authenticator is one validated webhook_authenticator record.
 type Authenticator struct {
+	// Reference is the unique reference (given or generated from Name).
 	Reference string
-	Name      string
+	// Name is the display name, trimmed.
+	Name string
 	// Code is the Lua source with secrets already substituted as Lua string
 	// literals. Never log it: it may hold secret values.
 	Code string
@@ -53,9 +55,12 @@ type Authenticator struct {
 
 // Webhook is one validated webhook record.
 type Webhook struct {
+	// Reference is the unique reference (given or generated from Name).
 	Reference string
-	Name      string
-	Active    bool
+	// Name is the display name, trimmed.
+	Name string
+	// Active is Tower's "Enabled" flag; inactive webhooks answer 404.
+	Active bool
 	// Endpoint is the path below the prefix, e.g. "deploy/app".
 	Endpoint string
 	// Method is MethodPost or MethodGet.
@@ -69,17 +74,23 @@ type Webhook struct {
 	// Timeout is the per-call limit (0 = the daemon's default).
 	Timeout time.Duration
 	// Code is the Lua source with secrets substituted. Never log it.
-	Code     string
-	File     string
-	Line     int
+	Code string
+	// File is the path (relative to the loaded directory) that defines it.
+	File string
+	// Line is the line of the record in File.
+	Line int
+	// CodeLine is the file line of the first line of Code.
 	CodeLine int
-	Secrets  []string
+	// Secrets lists the secret references the code uses, sorted.
+	Secrets []string
 }
 
 // RouteKey identifies a webhook by endpoint and method.
 type RouteKey struct {
+	// Endpoint is the path below the prefix.
 	Endpoint string
-	Method   string
+	// Method is MethodPost or MethodGet.
+	Method string
 }
 
 // Set is a complete, validated and immutable collection of definitions.
@@ -117,7 +128,8 @@ func (s *Set) Authenticator(ref string) (*Authenticator, bool) {
 
 // Hash is a hex content hash of the whole set, stable across runs and file
 // order; equal hashes mean equal behaviour (it covers secret values too,
-// hashed, never revealed).
+// hashed, never revealed). It also covers each definition's file and line,
+// so moving a definition changes the hash (error locations change).
 func (s *Set) Hash() string { return s.hash }
 
 // SecretValues lists every distinct secret value the set uses, longest
