@@ -28,8 +28,6 @@ func (k Kind) String() string {
 	return "webhook"
 }
 
-
-
 // Options configure an Engine. An Engine is built per loaded definition set.
 type Options struct {
 	// Logger receives _logger lines (with reference and request id). Required.
@@ -47,7 +45,6 @@ type Options struct {
 	// MaxConcurrentSubprocesses bounds running children (default 4*GOMAXPROCS).
 	MaxConcurrentSubprocesses int
 }
-
 
 // Request describes the HTTP request, exposed to Lua as the request table.
 type Request struct {

@@ -28,7 +28,8 @@ const (
 
 	callStackSize   = 200
 	registrySize    = 1024 * 4
-	registryMaxSize = 1024 * 256
+	registryMaxSize = 1024 * 64
+	registryGrow    = 1024 * 4
 )
 
 // Engine owns a bounded pool of sandboxed states.

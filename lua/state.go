@@ -18,19 +18,19 @@ type callState struct {
 // state is one sandboxed LState plus the immutable objects shared by every
 // call that runs on it. A state is used by one goroutine at a time.
 type state struct {
-	e       *Engine
-	L       *glua.LState
-	globals *glua.LTable // the sandbox globals; never reachable from Lua
+	e           *Engine
+	L           *glua.LState
+	globals     *glua.LTable // the sandbox globals; never reachable from Lua
 	envMetaAuth *glua.LTable // {__index = globals, __metatable = false}
 	envMetaHook *glua.LTable // the same over globals + capability modules
-	hdrMeta *glua.LTable // case-insensitive header lookup
-	roMeta  map[*glua.LTable]bool
-	null    *glua.LUserData // json.null
-	arrMeta *glua.LTable    // marks empty JSON arrays so they dump as []
-	hashFns map[*glua.LFunction]string
-	hashMt  *glua.LTable // hmac/hashlib object methods
-	matchMt *glua.LTable // re match object methods
-	cur     callState
+	hdrMeta     *glua.LTable // case-insensitive header lookup
+	roMeta      map[*glua.LTable]bool
+	null        *glua.LUserData // json.null
+	arrMeta     *glua.LTable    // marks empty JSON arrays so they dump as []
+	hashFns     map[*glua.LFunction]string
+	hashMt      *glua.LTable // hmac/hashlib object methods
+	matchMt     *glua.LTable // re match object methods
+	cur         callState
 }
 
 func (e *Engine) newState() *state {
@@ -39,6 +39,7 @@ func (e *Engine) newState() *state {
 		CallStackSize:       callStackSize,
 		RegistrySize:        registrySize,
 		RegistryMaxSize:     registryMaxSize,
+		RegistryGrowStep:    registryGrow,
 		IncludeGoStackTrace: false,
 	})
 	st := &state{e: e, L: L, roMeta: map[*glua.LTable]bool{}, hashFns: map[*glua.LFunction]string{}}
