@@ -442,7 +442,9 @@ func (d *decoder) decodeAuthRef(r *rawRecord, v *yaml.Node) bool {
 				ref = strings.TrimSpace(s)
 			case "cetmix_tower_model":
 			default:
-				pointer = false
+				if !ignoredCommonKeys[k.Value] {
+					pointer = false
+				}
 			}
 		}
 		if pointer {
