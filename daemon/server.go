@@ -124,6 +124,13 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	go func() { errc <- adm.Serve(admLn) }()
 	logger.Info("towerhook serving", "listen", pubLn.Addr().String(), "admin", admLn.Addr().String(),
 		"dir", o.Dir, "data", o.Data, "prefix", o.Prefix, "version", o.Version)
+	// Changes made from now on are seen: wait until the watches are set up.
+	select {
+	case <-w.ready():
+	case <-time.After(10 * time.Second):
+		logger.Warn("directory watch not established yet; relying on the periodic rescan")
+	case <-ctx.Done():
+	}
 	if o.OnReady != nil {
 		o.OnReady(pubLn.Addr().String(), admLn.Addr().String())
 	}
