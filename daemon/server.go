@@ -127,6 +127,8 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	// Changes made from now on are seen: wait until the watches are set up.
 	select {
 	case <-w.ready():
+		// Close the gap between the start-up load and the first watch.
+		rl.trigger("watch established")
 	case <-time.After(10 * time.Second):
 		logger.Warn("directory watch not established yet; relying on the periodic rescan")
 	case <-ctx.Done():
