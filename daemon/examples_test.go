@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"towerhook/definitions"
 )
 
@@ -644,5 +646,54 @@ func TestExampleRunAsDeploy(t *testing.T) {
 	getJSON(t, d.admin+"/api/v1/logs?webhook=deploy_app&status=success&limit=1", &page)
 	if len(page.Records) != 1 || page.Records[0]["run_as"] != "nobody" {
 		t.Errorf("call log: %v", page.Records)
+	}
+}
+
+// TestExamplesDeployFiles checks that the deployment examples are valid YAML
+// (multi-document where kubectl-style) and that the definitions embedded in
+// the ConfigMap variant load.
+func TestExamplesDeployFiles(t *testing.T) {
+	files := exampleYAMLFiles(t, "../examples/deploy")
+	if len(files) == 0 {
+		t.Fatal("no deploy files")
+	}
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("../examples/deploy", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := yaml.NewDecoder(bytes.NewReader(b))
+			docs := 0
+			for {
+				var doc map[string]any
+				err := dec.Decode(&doc)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("document %d: %v", docs+1, err)
+				}
+				if doc == nil {
+					continue
+				}
+				docs++
+				if doc["kind"] != "ConfigMap" {
+					continue
+				}
+				data, _ := doc["data"].(map[string]any)
+				dir := t.TempDir()
+				for name, v := range data {
+					writeFiles(t, dir, map[string]string{name: fmt.Sprint(v)})
+				}
+				var out, errb bytes.Buffer
+				if code := Validate(ValidateOptions{Dir: dir, SecretsDir: examplesSecrets}, &out, &errb); code != 0 {
+					t.Errorf("ConfigMap definitions: exit %d\n%s", code, errb.String())
+				}
+			}
+			if docs == 0 {
+				t.Error("no YAML documents")
+			}
+		})
 	}
 }
