@@ -219,6 +219,9 @@ func (d *jsonDecoder) num() (glua.LValue, error) {
 			n = n*10 + int64(c-'0')
 		}
 		if start != digits {
+			if n == 0 {
+				return glua.LNumber(math.Copysign(0, -1)), nil
+			}
 			n = -n
 		}
 		return glua.LNumber(n), nil
@@ -400,7 +403,9 @@ func (e *jsonEncoder) number(f float64) error {
 		return errors.New("out of range float values are not JSON compliant")
 	}
 	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
-		if math.Abs(f) < 1<<63 {
+		if f == 0 && math.Signbit(f) {
+			e.b = append(e.b, "-0"...)
+		} else if math.Abs(f) < 1<<63 {
 			e.b = strconv.AppendInt(e.b, int64(f), 10)
 		} else {
 			e.b = strconv.AppendFloat(e.b, f, 'f', -1, 64)
