@@ -72,11 +72,7 @@ const valueVersion = 1
 var errBadValue = errors.New("corrupt call-log value")
 
 func encodeValue(rec *Record) ([]byte, error) {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return nil, err
-	}
-	n := 1 + 3*binary.MaxVarintLen64 + len(rec.Webhook) + len(rec.Authenticator) + len(body)
+	n := 1 + 3*binary.MaxVarintLen64 + 2*len(rec.Webhook) + 2*len(rec.Authenticator) + 512 + len(rec.RequestPayload)
 	b := make([]byte, 0, n)
 	b = append(b, valueVersion)
 	b = binary.AppendUvarint(b, uint64(max(rec.HTTPStatus, 0)))
@@ -84,7 +80,7 @@ func encodeValue(rec *Record) ([]byte, error) {
 	b = append(b, rec.Webhook...)
 	b = binary.AppendUvarint(b, uint64(len(rec.Authenticator)))
 	b = append(b, rec.Authenticator...)
-	return append(b, body...), nil
+	return appendRecordJSON(b, rec), nil
 }
 
 // header is the filterable prefix of a value; its slices alias the value.

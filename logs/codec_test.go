@@ -1,7 +1,10 @@
 package logs
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,6 +55,56 @@ func FuzzDecodeValue(f *testing.F) {
 		h, err := decodeHeader(v)
 		if err != nil || string(h.webhook) != webhook || string(h.authenticator) != webhook+"a" || h.status != status {
 			t.Fatalf("header %+v %v", h, err)
+		}
+	})
+}
+
+// stdJSON is encoding/json's output without HTML escaping.
+func stdJSON(t testing.TB, r *Record) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+func TestAppendRecordJSONMatchesEncodingJSON(t *testing.T) {
+	full := rec("w", 200)
+	full.ID = "0123"
+	full.Time = time.Date(2026, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))
+	full.Truncated = true
+	tests := []*Record{
+		{},
+		rec("plain", 404),
+		full,
+		{Webhook: "quote\" back\\ nl\n tab\t cr\r ctl\x01\x1f del\x7f <>& é 日本 \u2028\u2029 bad\xff\xfe end",
+			DurationSeconds: 1e-7, RequestHeaders: map[string]string{"b": "2", "a": "1", "": ""},
+			LogLines: []string{}, RequestPayload: json.RawMessage(`[1,"x",null]`)},
+		{DurationSeconds: 123456789.125, HTTPStatus: -1},
+		{DurationSeconds: 1e21},
+		{DurationSeconds: 2.5e-10},
+		{DurationSeconds: -0.5},
+	}
+	for i, r := range tests {
+		if got, want := string(appendRecordJSON(nil, r)), stdJSON(t, r); got != want {
+			t.Errorf("%d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+func FuzzAppendRecordJSON(f *testing.F) {
+	f.Add("a\"b", "x\xffy", 0.25, 200)
+	f.Add("\u2028", "", 1e-9, -5)
+	f.Fuzz(func(t *testing.T, s1, s2 string, d float64, st int) {
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			return
+		}
+		r := &Record{Webhook: s1, ErrorMessage: s2, DurationSeconds: d, HTTPStatus: st,
+			RequestHeaders: map[string]string{s1: s2}, LogLines: []string{s2, s1}}
+		if got, want := string(appendRecordJSON(nil, r)), stdJSON(t, r); got != want {
+			t.Fatalf("\n got %s\nwant %s", got, want)
 		}
 	})
 }
