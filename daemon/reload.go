@@ -120,6 +120,8 @@ func (r *reloader) reload(reason string) ReloadResult {
 		if cur.set != nil && cur.engine != nil && set.Hash() == cur.hash {
 			res.Status, res.Hash = "unchanged", set.Hash()
 			r.metrics.reloads.WithLabelValues("unchanged").Inc()
+			// Back to the serving content (e.g. a broken file reverted): healthy again.
+			r.metrics.reloadOK.Set(1)
 			r.logger.Debug("definitions unchanged", "reason", reason, "config_hash", set.Hash())
 			r.record(res, true)
 			return res
