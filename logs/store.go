@@ -20,6 +20,10 @@ import (
 // before it drops the record.
 const asyncBlock = 100 * time.Millisecond
 
+// maxLinger bounds how long the writer waits for more synchronous
+// records before a commit (see writer).
+const maxLinger = 2 * time.Millisecond
+
 // pruneCheckInterval is how often the pruner checks whether a day boundary
 // passed (the check itself is a string comparison).
 const pruneCheckInterval = time.Hour
@@ -39,6 +43,10 @@ const pruneCheckInterval = time.Hour
 //     until the store outgrows it.
 //   - NoGrowSync false (the default): bbolt grows the file in 16 MiB steps,
 //     so the extra fsync is rare and the size change is always durable.
+//   - PageSize 16 KiB (for new files): ~1 KB records fill 4 KiB pages with
+//     three records each; 16 KiB pages need a quarter of the page writes
+//     and branch entries (bulk commits ~1.6x faster, BenchmarkBoltOptions),
+//     and a prune frees a quarter of the pages.
 //   - FillPercent 1.0, set per bucket in each write transaction: keys are
 //     time-ordered, so day buckets are append-only and half-empty split pages
 //     would only double the file size.
@@ -49,6 +57,7 @@ func boltOptions(timeout time.Duration, readOnly bool) *bolt.Options {
 		FreelistType:    bolt.FreelistMapType,
 		NoFreelistSync:  true,
 		InitialMmapSize: 256 << 20,
+		PageSize:        16 << 10,
 	}
 }
 
@@ -62,6 +71,9 @@ type Store struct {
 	metrics *metrics
 
 	seq atomic.Uint64
+	// inflight counts synchronous Appends not yet answered; the writer
+	// lingers briefly while some of them are still on their way.
+	inflight atomic.Int64
 
 	mu     sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -203,6 +215,26 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	if s.opts.ReadOnly {
 		return ErrReadOnly
 	}
+	if s.opts.Sync {
+		s.inflight.Add(1)
+	}
+	if err := s.append(ctx, rec); err != nil {
+		if s.opts.Sync && !errors.Is(err, errQueued) {
+			s.inflight.Add(-1)
+		}
+		if errors.Is(err, errQueued) {
+			return context.Cause(ctx)
+		}
+		return err
+	}
+	return nil
+}
+
+// errQueued marks a sync Append that gave up waiting after queueing (the
+// writer still answers it and decrements inflight).
+var errQueued = errors.New("queued")
+
+func (s *Store) append(ctx context.Context, rec *Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = s.now()
 	}
@@ -242,7 +274,7 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 		return err
 	case <-ctx.Done():
 		// The writer still owns o (done is buffered): do not pool it.
-		return ctx.Err()
+		return errQueued
 	}
 }
 
@@ -284,6 +316,9 @@ func (s *Store) enqueue(ctx context.Context, o *op) error {
 func (s *Store) writer() {
 	defer s.wg.Done()
 	batch := make([]*op, 0, 64)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	var lastCommit time.Duration
 	for {
 		o, ok := <-s.queue
 		if !ok {
@@ -302,12 +337,35 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		if s.opts.Sync && int64(len(batch)) < s.inflight.Load() && lastCommit > 0 {
+			// Group commit under load: callers answered by the previous
+			// commit are re-entering Append. Waiting a fraction of a commit
+			// for them merges two half batches into one (one fsync instead
+			// of two). A lone caller (inflight == 1) never waits.
+			linger.Reset(min(lastCommit/2, maxLinger))
+		wait:
+			for int64(len(batch)) < s.inflight.Load() {
+				select {
+				case o, ok := <-s.queue:
+					if !ok {
+						break wait
+					}
+					batch = append(batch, o)
+				case <-linger.C:
+					break wait
+				}
+			}
+			linger.Stop()
+		}
+		start := time.Now()
 		err := s.commit(batch)
+		lastCommit = time.Since(start)
 		if err != nil {
 			s.log.Error("call log: commit failed", "records", len(batch), "err", err)
 		}
 		for i, o := range batch {
 			if o.wait {
+				s.inflight.Add(-1)
 				o.done <- err
 			} else {
 				o.val = nil
