@@ -300,7 +300,7 @@ func TestAsyncDropsWhenFull(t *testing.T) {
 	// A sync-mode caller with a cancelled context does not hang either.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s.opts.Sync = true
+	s = openTest(t, "", Options{QueueSize: 1, Sync: true})
 	tx, _ = s.db.Begin(true)
 	for i := 0; i < 10; i++ {
 		if err := s.Append(ctx, rec("a", 200)); errors.Is(err, context.Canceled) {
