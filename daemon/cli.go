@@ -179,7 +179,11 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 	p.ServeHTTP(rw, req)
 
 	fmt.Fprintf(stdout, "HTTP %d\n", rw.Code)
-	stdout.Write(rw.Body.Bytes())
+	out := rw.Body.Bytes()
+	stdout.Write(out)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		fmt.Fprintln(stdout)
+	}
 	if rec != nil {
 		if rec.ErrorMessage != "" {
 			fmt.Fprintf(stdout, "error: %s\n", rec.ErrorMessage)

@@ -106,6 +106,12 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	go rl.run(bg, o.RescanInterval)
 	w := newWatcher(o.Dir, logger, watchQuiet, watchMaxDelay)
 	go w.run(bg, func(reason string) { rl.trigger("watch: " + reason) })
+	if o.SecretsDir != "" {
+		// A Kubernetes Secret update swaps the ..data link: reload for it too.
+		// (Plain edits of secret files are picked up by the periodic rescan.)
+		sw := newWatcher(o.SecretsDir, logger, watchQuiet, watchMaxDelay)
+		go sw.run(bg, func(reason string) { rl.trigger("secrets watch: " + reason) })
+	}
 	if o.Reload != nil {
 		go func() {
 			for {
