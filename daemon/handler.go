@@ -490,15 +490,7 @@ func allowedResponseHeader(k string) bool {
 
 // writeMessage answers {"message": msg}.
 func writeMessage(w http.ResponseWriter, status int, msg string) {
-	b := make([]byte, 0, len(msg)+16)
-	b = append(b, `{"message":`...)
-	b = appendJSONString(b, msg)
-	b = append(b, '}', '\n')
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(status)
-	w.Write(b)
+	writeRawMessage(w, status, appendJSONString(make([]byte, 0, len(msg)+2), msg))
 }
 
 // writeRawMessage answers {"message": <raw JSON>}.
