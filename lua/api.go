@@ -43,7 +43,13 @@ type Options struct {
 	// DisableRequests removes the requests module.
 	DisableRequests bool
 	// MaxConcurrentSubprocesses bounds running children (default 4*GOMAXPROCS).
+	// Ignored when Shared is set (the bound is the Shared one).
 	MaxConcurrentSubprocesses int
+	// Shared, created once per process with NewShared, holds the subprocess
+	// runner and HTTP client shared by every engine, so the subprocess bound
+	// holds across reloads. Nil: the engine creates private ones (closed by
+	// Engine.Close).
+	Shared *Shared
 }
 
 // Request describes the HTTP request, exposed to Lua as the request table.

@@ -41,6 +41,7 @@ type Engine struct {
 	re      *reCache
 	proc    *procRunner
 	http    *httpClient
+	ownHTTP bool // http is private to this engine: Close closes it
 
 	mu     sync.Mutex
 	closed bool
@@ -62,23 +63,36 @@ func NewEngine(opts Options) *Engine {
 		re:      newReCache(256),
 	}
 	if !opts.DisableSubprocess {
-		var pm *procMetrics
-		if opts.Metrics != nil {
-			pm = opts.Metrics.proc
+		if opts.Shared != nil {
+			e.proc = opts.Shared.proc
+		} else {
+			var pm *procMetrics
+			if opts.Metrics != nil {
+				pm = opts.Metrics.proc
+			}
+			e.proc = newProcRunner(opts.MaxConcurrentSubprocesses, pm)
 		}
-		e.proc = newProcRunner(opts.MaxConcurrentSubprocesses, pm)
 	}
 	if !opts.DisableRequests {
-		e.http = newHTTPClient()
+		if opts.Shared != nil {
+			e.http = opts.Shared.http
+		} else {
+			e.http, e.ownHTTP = newHTTPClient(), true
+		}
 	}
 	return e
 }
 
-// Close releases all pooled states. Calls after Close still work but do not pool.
+// Close releases all pooled states and, unless it comes from Options.Shared,
+// drops the idle connections of the requests client. Calls after Close still
+// work but do not pool.
 func (e *Engine) Close() {
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
+	if e.ownHTTP {
+		e.http.close()
+	}
 	for {
 		select {
 		case st := <-e.pool:
