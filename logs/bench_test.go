@@ -257,7 +257,10 @@ func copyFile(dst, src string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err = io.Copy(out, in); err == nil {
+		err = out.Sync() // or the first commit's fdatasync flushes the copy
+	}
+	if err != nil {
 		_ = out.Close()
 		return err
 	}
@@ -282,10 +285,16 @@ func writeLatency(b *testing.B, s *Store, n int) time.Duration {
 func BenchmarkPrune(b *testing.B) {
 	tmpl, now := bigStorePath(b)
 	for _, bo := range optionSets {
+		if bo.name == "tuned-4k-pages" {
+			continue // the page size is the template's
+		}
 		b.Run(bo.name, func(b *testing.B) {
 			var prune, before, after time.Duration
+			// The timer keeps running through the fixture copy on purpose:
+			// ns/op is then seconds, so b.N stays 1 and a -count 5 run
+			// copies the 1.2 GB template only once per count. Read
+			// ms/prune, not ns/op.
 			for i := 0; i < b.N; i++ {
-				b.StopTimer()
 				path := filepath.Join(b.TempDir(), "towerhook.db")
 				if err := copyFile(path, tmpl); err != nil {
 					b.Fatal(err)
@@ -297,11 +306,9 @@ func BenchmarkPrune(b *testing.B) {
 				}
 				before += writeLatency(b, s, 200)
 				c.set(now.AddDate(0, 0, 61)) // every day of the template expired
-				b.StartTimer()
 				t := time.Now()
 				n, err := s.Prune()
 				prune += time.Since(t)
-				b.StopTimer()
 				if err != nil || n < bigDays {
 					b.Fatalf("pruned %d days: %v", n, err)
 				}
