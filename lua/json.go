@@ -33,15 +33,37 @@ var (
 )
 
 type jsonDecoder struct {
-	st  *state
-	b   []byte
-	i   int
-	buf []byte
+	st *state
+	b  string // the JSON text; unescaped strings are substrings of it
+	i  int
+	// stack holds the members of the objects and arrays being decoded, so
+	// each table is created with its exact size (the state's scratch, reused).
+	stack []jsonMember
+	buf   []byte
+}
+
+// jsonMember is one decoded object member (or array element: k unused).
+type jsonMember struct {
+	k string
+	v glua.LValue
 }
 
 // decodeJSON decodes one JSON document; empty input is nil.
 func (st *state) decodeJSON(b []byte) (glua.LValue, error) {
-	d := jsonDecoder{st: st, b: b}
+	return st.decodeJSONString(string(b))
+}
+
+// decodeJSONString decodes one JSON document held in s; empty input is nil.
+// Strings without escapes share s's memory.
+func (st *state) decodeJSONString(s string) (glua.LValue, error) {
+	d := jsonDecoder{st: st, b: s, stack: st.jstack[:0]}
+	v, err := d.document()
+	clear(d.stack) // members left by an error
+	st.jstack = d.stack[:0]
+	return v, err
+}
+
+func (d *jsonDecoder) document() (glua.LValue, error) {
 	d.ws()
 	if d.i >= len(d.b) {
 		return glua.LNil, nil
@@ -72,6 +94,29 @@ func (d *jsonDecoder) ws() {
 	}
 }
 
+// pop moves the members above base into a new table and drops them.
+func (d *jsonDecoder) popObject(base int) *glua.LTable {
+	ms := d.stack[base:]
+	t := d.st.L.CreateTable(0, len(ms))
+	for i := range ms {
+		t.RawSetString(ms[i].k, ms[i].v)
+		ms[i] = jsonMember{}
+	}
+	d.stack = d.stack[:base]
+	return t
+}
+
+func (d *jsonDecoder) popArray(base int) *glua.LTable {
+	ms := d.stack[base:]
+	t := d.st.L.CreateTable(len(ms), 0)
+	for i := range ms {
+		t.RawSetInt(i+1, ms[i].v)
+		ms[i] = jsonMember{}
+	}
+	d.stack = d.stack[:base]
+	return t
+}
+
 func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 	if depth > jsonMaxDepth {
 		return nil, errJSONDepth
@@ -83,11 +128,11 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 	switch c := d.b[d.i]; c {
 	case '{':
 		d.i++
-		t := d.st.L.CreateTable(0, 8)
+		base := len(d.stack)
 		d.ws()
 		if d.i < len(d.b) && d.b[d.i] == '}' {
 			d.i++
-			return t, nil
+			return d.st.L.CreateTable(0, 0), nil
 		}
 		for {
 			d.ws()
@@ -107,7 +152,7 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.RawSetString(k, v)
+			d.stack = append(d.stack, jsonMember{k, v})
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -115,16 +160,17 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 			}
 			if d.i < len(d.b) && d.b[d.i] == '}' {
 				d.i++
-				return t, nil
+				return d.popObject(base), nil
 			}
 			return nil, d.err("expecting ',' delimiter")
 		}
 	case '[':
 		d.i++
-		t := d.st.L.CreateTable(4, 0)
+		base := len(d.stack)
 		d.ws()
 		if d.i < len(d.b) && d.b[d.i] == ']' {
 			d.i++
+			t := d.st.L.CreateTable(0, 0)
 			t.Metatable = d.st.arrMeta
 			return t, nil
 		}
@@ -133,7 +179,7 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.Append(v)
+			d.stack = append(d.stack, jsonMember{v: v})
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -141,7 +187,7 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 			}
 			if d.i < len(d.b) && d.b[d.i] == ']' {
 				d.i++
-				return t, nil
+				return d.popArray(base), nil
 			}
 			return nil, d.err("expecting ',' delimiter")
 		}
@@ -166,7 +212,7 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 }
 
 func (d *jsonDecoder) lit(word string, v glua.LValue) (glua.LValue, error) {
-	if len(d.b)-d.i >= len(word) && string(d.b[d.i:d.i+len(word)]) == word {
+	if len(d.b)-d.i >= len(word) && d.b[d.i:d.i+len(word)] == word {
 		d.i += len(word)
 		return v, nil
 	}
@@ -215,8 +261,8 @@ func (d *jsonDecoder) num() (glua.LValue, error) {
 	}
 	if d.i == intEnd && intEnd-digits <= 15 {
 		var n int64
-		for _, c := range d.b[digits:intEnd] {
-			n = n*10 + int64(c-'0')
+		for j := digits; j < intEnd; j++ {
+			n = n*10 + int64(d.b[j]-'0')
 		}
 		if start != digits {
 			if n == 0 {
@@ -226,7 +272,7 @@ func (d *jsonDecoder) num() (glua.LValue, error) {
 		}
 		return glua.LNumber(n), nil
 	}
-	f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
+	f, err := strconv.ParseFloat(d.b[start:d.i], 64)
 	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		return nil, d.err("invalid number")
 	}
@@ -240,7 +286,7 @@ func (d *jsonDecoder) str() (string, error) {
 	for d.i < len(d.b) {
 		c := d.b[d.i]
 		if c == '"' {
-			s := string(d.b[start:d.i])
+			s := d.b[start:d.i]
 			d.i++
 			return s, nil
 		}
@@ -324,7 +370,8 @@ func (d *jsonDecoder) hex4() (rune, bool) {
 		return 0, false
 	}
 	var r rune
-	for _, c := range d.b[d.i : d.i+4] {
+	for j := d.i; j < d.i+4; j++ {
+		c := d.b[j]
 		switch {
 		case c >= '0' && c <= '9':
 			r = r<<4 | rune(c-'0')

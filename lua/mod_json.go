@@ -53,7 +53,7 @@ func (st *state) openJSON() *glua.LTable {
 		if strings.TrimSpace(s) == "" {
 			L.RaiseError("json.loads: expecting value at char 0")
 		}
-		v, err := st.decodeJSON(bytesOf(s))
+		v, err := st.decodeJSONString(s)
 		if err != nil {
 			L.RaiseError("json.loads: %s", err.Error())
 		}

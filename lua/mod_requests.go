@@ -16,7 +16,7 @@ func (st *state) openRequests() *glua.LTable {
 	jsonMethod := L.NewFunction(func(L *glua.LState) int {
 		self := L.CheckTable(1)
 		text, _ := self.RawGetString("text").(glua.LString)
-		v, err := st.decodeJSON(bytesOf(string(text)))
+		v, err := st.decodeJSONString(string(text))
 		if err != nil || strings.TrimSpace(string(text)) == "" {
 			msg := "expecting value at char 0"
 			if err != nil {
@@ -72,7 +72,7 @@ func (st *state) openRequests() *glua.LTable {
 		for k, v := range resp.Headers {
 			h.RawSetString(k, glua.LString(v))
 		}
-		h.Metatable = st.hdrMeta
+		h.Metatable = st.ciMeta
 		r.RawSetString("headers", h)
 		r.RawSetString("json", jsonMethod)
 		L.Push(r)

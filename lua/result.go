@@ -11,7 +11,15 @@ var errNotDict = errors.New("result is not a dict")
 
 // readResult fills res from env.result; false when result is not a table.
 func (st *state) readResult(kind Kind, env *glua.LTable, res *Result) bool {
-	rt, ok := env.RawGetString("result").(*glua.LTable)
+	rv := env.RawGetString("result")
+	if rv == glua.LNil && st.cur.done&lazyResult == 0 {
+		// Never read nor assigned: the seed, without building it.
+		if kind == KindWebhook {
+			res.HasExitCode = true
+		}
+		return true
+	}
+	rt, ok := rv.(*glua.LTable)
 	if !ok {
 		res.Err = errNotDict
 		return false

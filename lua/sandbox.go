@@ -40,6 +40,26 @@ func (st *state) openSandbox() {
 	g.RawSetString("setmetatable", L.NewFunction(st.luaSetMetatable))
 	g.RawSetString("rawset", L.NewFunction(st.luaRawSet))
 
+	// pairs and next see the headers proxy as the plain table of all headers.
+	next := raw.RawGetString("next").(*glua.LFunction)
+	baseNext := next.GFunction
+	g.RawSetString("pairs", L.NewFunction(func(L *glua.LState) int {
+		t := L.CheckTable(1)
+		if st.isHeaders(t) {
+			t = st.headersFull()
+		}
+		L.Push(next)
+		L.Push(t)
+		L.Push(glua.LNil)
+		return 3
+	}))
+	g.RawSetString("next", L.NewFunction(func(L *glua.LState) int {
+		if t := L.CheckTable(1); st.isHeaders(t) {
+			L.Replace(1, st.headersFull())
+		}
+		return baseNext(L)
+	}))
+
 	// string: wrapped copy; the string metatable points at it and is protected.
 	realStr := raw.RawGetString("string").(*glua.LTable)
 	str := st.openSafeString(realStr)
@@ -79,12 +99,25 @@ func (st *state) openSandbox() {
 		hook.RawSetString("requests", st.readOnly(st.openRequests()))
 	}
 
+	// Names the sandbox does not have fall through to lazyIndex, which
+	// builds the call's variables on first access.
+	gMeta := L.CreateTable(0, 2)
+	gMeta.RawSetString("__index", L.NewFunction(st.lazyIndex))
+	st.protect(gMeta)
+	g.Metatable = gMeta
+	hook.Metatable = gMeta
+
 	st.globals = g
 	st.envMetaAuth = st.envMetaFor(g)
 	st.envMetaHook = st.envMetaFor(hook)
-	st.hdrMeta = L.CreateTable(0, 2)
-	st.hdrMeta.RawSetString("__index", L.NewFunction(headerIndex))
+	st.hdrMeta = L.CreateTable(0, 3)
+	st.hdrMeta.RawSetString("__index", L.NewFunction(st.headerIndex))
+	st.hdrMeta.RawSetString("__newindex", L.NewFunction(raiseReadOnly))
 	st.protect(st.hdrMeta)
+	st.roMeta[st.hdrMeta] = true
+	st.ciMeta = L.CreateTable(0, 2)
+	st.ciMeta.RawSetString("__index", L.NewFunction(tableHeaderIndex))
+	st.protect(st.ciMeta)
 
 	// Drop the real globals' contents so nothing but the sandbox remains.
 	var keys []glua.LValue
@@ -95,8 +128,9 @@ func (st *state) openSandbox() {
 }
 
 func (st *state) envMetaFor(g *glua.LTable) *glua.LTable {
-	mt := st.L.CreateTable(0, 2)
+	mt := st.L.CreateTable(0, 3)
 	mt.RawSetString("__index", g)
+	mt.RawSetString("__newindex", st.L.NewFunction(st.envSet))
 	return st.protect(mt)
 }
 

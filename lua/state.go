@@ -8,11 +8,33 @@ import (
 	glua "github.com/yuin/gopher-lua"
 )
 
+// lazyVar identifies a per-call variable that is built on first access.
+type lazyVar uint8
+
+const (
+	lazyPayload lazyVar = 1 << iota
+	lazyHeaders
+	lazyRawData
+	lazyRequest
+	lazyInfo // webhook or authenticator, by kind
+	lazyResult
+	lazyG
+)
+
 // callState is what Go helpers need to know about the running call.
 type callState struct {
 	ctx  context.Context
 	call *Call
 	res  *Result
+	// env is the call's global environment.
+	env *glua.LTable
+	// done marks the variables materialised in env or assigned by the code:
+	// they are never built (again) by the sandbox's __index.
+	done lazyVar
+	// raw is raw_data as a Lua string, converted once and shared with the
+	// payload decoder when Payload and RawData are the same bytes.
+	raw     glua.LValue
+	hdrFull *glua.LTable // headers as a plain table, built for pairs/next/json
 }
 
 // state is one sandboxed LState plus the immutable objects shared by every
@@ -21,15 +43,18 @@ type state struct {
 	e           *Engine
 	L           *glua.LState
 	globals     *glua.LTable // the sandbox globals; never reachable from Lua
-	envMetaAuth *glua.LTable // {__index = globals, __metatable = false}
+	envMetaAuth *glua.LTable // {__index = globals, __newindex = envSet, __metatable = false}
 	envMetaHook *glua.LTable // the same over globals + capability modules
-	hdrMeta     *glua.LTable // case-insensitive header lookup
+	hdrMeta     *glua.LTable // the headers proxy: case-insensitive lookup in the Go header
+	ciMeta      *glua.LTable // plain header tables (requests responses): case-insensitive lookup
 	roMeta      map[*glua.LTable]bool
 	null        *glua.LUserData // json.null
 	arrMeta     *glua.LTable    // marks empty JSON arrays so they dump as []
 	hashFns     map[*glua.LFunction]string
 	hashMt      *glua.LTable // hmac/hashlib object methods
 	matchMt     *glua.LTable // re match object methods
+	buf         []byte       // scratch for digests (never escapes a Go helper)
+	jstack      []jsonMember // scratch stack of the JSON decoder
 	cur         callState
 }
 
@@ -62,15 +87,17 @@ func (st *state) readOnly(real *glua.LTable) *glua.LTable {
 	L := st.L
 	mt := L.CreateTable(0, 3)
 	mt.RawSetString("__index", real)
-	mt.RawSetString("__newindex", L.NewFunction(func(L *glua.LState) int {
-		L.RaiseError("attempt to modify read-only table")
-		return 0
-	}))
+	mt.RawSetString("__newindex", L.NewFunction(raiseReadOnly))
 	st.protect(mt)
 	proxy := L.CreateTable(0, 0)
 	proxy.Metatable = mt
 	st.roMeta[mt] = true
 	return proxy
+}
+
+func raiseReadOnly(L *glua.LState) int {
+	L.RaiseError("attempt to modify read-only table")
+	return 0
 }
 
 // isReadOnly reports whether t is one of this state's proxies.
@@ -80,15 +107,20 @@ func (st *state) isReadOnly(t *glua.LTable) bool {
 }
 
 // run executes the script in a fresh environment and returns that environment.
+//
+// The environment starts empty: its __index is the read-only sandbox, whose
+// own __index (lazyIndex) builds payload, headers, raw_data, request,
+// webhook/authenticator, result and _G from the current call on first
+// access and stores them in the environment. A script that never reads
+// payload never decodes it.
 func (st *state) run(ctx context.Context, call *Call) (*glua.LTable, error) {
 	L := st.L
-	env := L.CreateTable(0, 8)
+	env := L.CreateTable(0, 4)
 	env.Metatable = st.envMetaHook
 	if call.Kind == KindAuthenticator {
 		env.Metatable = st.envMetaAuth
 	}
-	env.RawSetString("_G", env)
-	st.fillEnv(env, call)
+	st.cur.env = env
 
 	fn := L.NewFunctionFromProto(call.Script.proto)
 	fn.Env = env
@@ -100,66 +132,216 @@ func (st *state) run(ctx context.Context, call *Call) (*glua.LTable, error) {
 	return env, err
 }
 
-func (st *state) fillEnv(env *glua.LTable, call *Call) {
-	L := st.L
-	// payload
-	if call.PayloadForm != nil {
-		t := L.CreateTable(0, len(call.PayloadForm))
-		for k, v := range call.PayloadForm {
-			t.RawSetString(k, glua.LString(v))
+// lazyVarOf returns the lazy variable called name for kind (0: none).
+func lazyVarOf(name string, kind Kind) lazyVar {
+	switch name {
+	case "payload":
+		return lazyPayload
+	case "headers":
+		return lazyHeaders
+	case "raw_data":
+		return lazyRawData
+	case "request":
+		return lazyRequest
+	case "result":
+		return lazyResult
+	case "_G":
+		return lazyG
+	case "webhook":
+		if kind == KindWebhook {
+			return lazyInfo
 		}
-		env.RawSetString("payload", t)
-	} else {
-		v, err := st.decodeJSON(call.Payload)
-		if err != nil || v == glua.LNil {
-			v = L.CreateTable(0, 0)
+	case "authenticator":
+		if kind == KindAuthenticator {
+			return lazyInfo
 		}
-		env.RawSetString("payload", v)
 	}
-	// headers
-	h := L.CreateTable(0, len(call.Headers))
-	for k, vs := range call.Headers {
+	return 0
+}
+
+// lazyIndex is the sandbox globals' __index: reached only for names the
+// sandbox does not have, it materialises the current call's variables.
+func (st *state) lazyIndex(L *glua.LState) int {
+	k, ok := L.Get(2).(glua.LString)
+	cs := &st.cur
+	if !ok || cs.env == nil || cs.call == nil {
+		L.Push(glua.LNil)
+		return 1
+	}
+	v := lazyVarOf(string(k), cs.call.Kind)
+	if v == 0 || cs.done&v != 0 {
+		L.Push(glua.LNil)
+		return 1
+	}
+	cs.done |= v
+	val := st.build(v)
+	cs.env.RawSetString(string(k), val)
+	L.Push(val)
+	return 1
+}
+
+// envSet is the environment's __newindex (the key is not in the
+// environment): a lazy variable assigned before it was read is never built.
+func (st *state) envSet(L *glua.LState) int {
+	t := L.CheckTable(1)
+	k, v := L.Get(2), L.Get(3)
+	switch x := k.(type) {
+	case glua.LString:
+		if st.cur.call != nil {
+			st.cur.done |= lazyVarOf(string(x), st.cur.call.Kind)
+		}
+	case *glua.LNilType:
+		L.RaiseError("table index is nil")
+	}
+	if v != glua.LNil {
+		t.RawSet(k, v)
+	}
+	return 0
+}
+
+// build returns the value of one lazy variable for the current call.
+func (st *state) build(v lazyVar) glua.LValue {
+	L, cs := st.L, &st.cur
+	call := cs.call
+	switch v {
+	case lazyPayload:
+		if call.PayloadForm != nil {
+			t := L.CreateTable(0, len(call.PayloadForm))
+			for k, v := range call.PayloadForm {
+				t.RawSetString(k, glua.LString(v))
+			}
+			return t
+		}
+		var src string
+		if sameBytes(call.Payload, call.RawData) {
+			src = string(st.rawData().(glua.LString))
+		} else {
+			src = string(call.Payload)
+		}
+		val, err := st.decodeJSONString(src)
+		if err != nil || val == glua.LNil {
+			val = L.CreateTable(0, 0)
+		}
+		return val
+	case lazyHeaders:
+		h := L.CreateTable(0, 0)
+		h.Metatable = st.hdrMeta
+		return h
+	case lazyRawData:
+		return st.rawData()
+	case lazyRequest:
+		r := &call.Request
+		rt := L.CreateTable(0, 6)
+		rt.RawSetString("method", glua.LString(r.Method))
+		rt.RawSetString("path", glua.LString(r.Path))
+		rt.RawSetString("endpoint", glua.LString(r.Endpoint))
+		rt.RawSetString("query", glua.LString(r.Query))
+		rt.RawSetString("remote_addr", glua.LString(r.RemoteAddr))
+		rt.RawSetString("id", glua.LString(r.ID))
+		return rt
+	case lazyInfo:
+		wt := L.CreateTable(0, 2+len(call.Info))
+		for k, v := range call.Info {
+			wt.RawSetString(k, glua.LString(v))
+		}
+		wt.RawSetString("reference", glua.LString(call.Reference))
+		wt.RawSetString("name", glua.LString(call.Name))
+		return wt
+	case lazyResult:
+		res := L.CreateTable(0, 4)
+		if call.Kind == KindAuthenticator {
+			res.RawSetString("allowed", glua.LFalse)
+		} else {
+			res.RawSetString("exit_code", glua.LNumber(0))
+		}
+		return res
+	case lazyG:
+		return cs.env
+	}
+	return glua.LNil
+}
+
+// rawData returns raw_data as a Lua string, converting the bytes once per call.
+func (st *state) rawData() glua.LValue {
+	if st.cur.raw == nil {
+		st.cur.raw = glua.LString(st.cur.call.RawData)
+	}
+	return st.cur.raw
+}
+
+// sameBytes reports whether a and b are the same memory (not just equal).
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// headerIndex is the headers proxy's __index: a case-insensitive lookup
+// straight in the call's http.Header (repeated headers joined with ", ").
+func (st *state) headerIndex(L *glua.LState) int {
+	k, ok := L.Get(2).(glua.LString)
+	if !ok || st.cur.call == nil {
+		L.Push(glua.LNil)
+		return 1
+	}
+	vs := lookupHeader(st.cur.call.Headers, string(k))
+	switch len(vs) {
+	case 0:
+		L.Push(glua.LNil)
+	case 1:
+		L.Push(glua.LString(vs[0]))
+	default:
+		L.Push(glua.LString(strings.Join(vs, ", ")))
+	}
+	return 1
+}
+
+func lookupHeader(h map[string][]string, k string) []string {
+	if vs, ok := h[k]; ok {
+		return vs
+	}
+	if vs, ok := h[textproto.CanonicalMIMEHeaderKey(k)]; ok {
+		return vs
+	}
+	for hk, vs := range h {
+		if strings.EqualFold(hk, k) {
+			return vs
+		}
+	}
+	return nil
+}
+
+// isHeaders reports whether t is the headers proxy.
+func (st *state) isHeaders(t *glua.LTable) bool {
+	return t.Metatable == st.hdrMeta && st.hdrMeta != nil
+}
+
+// headersFull returns the call's headers as a plain table (canonical names),
+// built once per call; pairs, next and json.dumps use it for the proxy.
+func (st *state) headersFull() *glua.LTable {
+	cs := &st.cur
+	if cs.hdrFull != nil {
+		return cs.hdrFull
+	}
+	var h map[string][]string
+	if cs.call != nil {
+		h = cs.call.Headers
+	}
+	t := st.L.CreateTable(0, len(h))
+	for k, vs := range h {
 		switch len(vs) {
 		case 0:
 		case 1:
-			h.RawSetString(textproto.CanonicalMIMEHeaderKey(k), glua.LString(vs[0]))
+			t.RawSetString(textproto.CanonicalMIMEHeaderKey(k), glua.LString(vs[0]))
 		default:
-			h.RawSetString(textproto.CanonicalMIMEHeaderKey(k), glua.LString(strings.Join(vs, ", ")))
+			t.RawSetString(textproto.CanonicalMIMEHeaderKey(k), glua.LString(strings.Join(vs, ", ")))
 		}
 	}
-	h.Metatable = st.hdrMeta
-	env.RawSetString("headers", h)
-	env.RawSetString("raw_data", glua.LString(call.RawData))
-	// request
-	r := call.Request
-	rt := L.CreateTable(0, 6)
-	rt.RawSetString("method", glua.LString(r.Method))
-	rt.RawSetString("path", glua.LString(r.Path))
-	rt.RawSetString("endpoint", glua.LString(r.Endpoint))
-	rt.RawSetString("query", glua.LString(r.Query))
-	rt.RawSetString("remote_addr", glua.LString(r.RemoteAddr))
-	rt.RawSetString("id", glua.LString(r.ID))
-	env.RawSetString("request", rt)
-	// webhook / authenticator
-	wt := L.CreateTable(0, 2+len(call.Info))
-	for k, v := range call.Info {
-		wt.RawSetString(k, glua.LString(v))
-	}
-	wt.RawSetString("reference", glua.LString(call.Reference))
-	wt.RawSetString("name", glua.LString(call.Name))
-	res := L.CreateTable(0, 4)
-	if call.Kind == KindAuthenticator {
-		env.RawSetString("authenticator", wt)
-		res.RawSetString("allowed", glua.LFalse)
-	} else {
-		env.RawSetString("webhook", wt)
-		res.RawSetString("exit_code", glua.LNumber(0))
-	}
-	env.RawSetString("result", res)
+	cs.hdrFull = t
+	return t
 }
 
-// headerIndex is headers' __index: a case-insensitive lookup.
-func headerIndex(L *glua.LState) int {
+// tableHeaderIndex is the __index of plain header tables (ciMeta): a
+// case-insensitive lookup among the table's own keys.
+func tableHeaderIndex(L *glua.LState) int {
 	t := L.CheckTable(1)
 	k, ok := L.Get(2).(glua.LString)
 	if !ok {
