@@ -41,6 +41,10 @@ func Compile(name, code string) (*Script, error) {
 	if err != nil {
 		return nil, compileErr(err, code)
 	}
+	// The main chunk never sees Lua 5.0's implicit `arg` table (the compiler
+	// declares that local only in nested vararg functions), so do not let
+	// the VM build an unreachable {n = 0} table on every call.
+	proto.IsVarArg &^= glua.VarArgNeedsArg
 	return &Script{Name: name, proto: proto}, nil
 }
 
