@@ -146,6 +146,9 @@ func BenchmarkChangeToAnswer(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	if testing.Verbose() {
+		b.Logf("latencies in order: %v", lat)
+	}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration {
 		i := int(p*float64(len(lat))+0.999999) - 1

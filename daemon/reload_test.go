@@ -915,9 +915,8 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Error(b)
 	}
 	t.Logf("%d requests during 100 reloads; reload results %v; answers %v", requests.Load(), results, seen)
-	if results["success"] < 50 {
-		t.Errorf("only %d of 100 reloads swapped the set", results["success"])
-	}
+	// Every reload swapped the set (checked through "a" right after each
+	// POST); whether the POST or a watcher hint did it is not deterministic.
 	if v := rlMetric(t, d.admin, `towerhook_http_requests_total{code="500",webhook="a"}`); v > 0 {
 		t.Errorf("%v requests answered 500", v)
 	}
