@@ -24,6 +24,9 @@ const asyncBlock = 100 * time.Millisecond
 // records before a commit (see writer).
 const maxLinger = 2 * time.Millisecond
 
+// lingerGap ends the linger when no record arrived for that long.
+const lingerGap = 100 * time.Microsecond
+
 // pruneCheckInterval is how often the pruner checks whether a day boundary
 // passed (the check itself is a string comparison).
 const pruneCheckInterval = time.Hour
@@ -319,6 +322,7 @@ func (s *Store) writer() {
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
 	var lastCommit time.Duration
+	lastBatch := 0
 	for {
 		o, ok := <-s.queue
 		if !ok {
@@ -337,14 +341,21 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		if s.opts.Sync && int64(len(batch)) < s.inflight.Load() && lastCommit > 0 {
-			// Group commit under load: callers answered by the previous
-			// commit are re-entering Append. Waiting a fraction of a commit
-			// for them merges two half batches into one (one fsync instead
-			// of two). A lone caller (inflight == 1) never waits.
-			linger.Reset(min(lastCommit/2, maxLinger))
+		if s.opts.Sync && lastBatch > 1 {
+			// Group commit under load: the callers answered by the previous
+			// commit are re-entering Append one by one. Collecting them
+			// while they keep arriving (gaps under lingerGap, in all at
+			// most half a commit) merges what would be two half batches
+			// into one: one fsync instead of two. A lone caller (last
+			// batch of one) never waits.
+			deadline := time.Now().Add(min(lastCommit/2, maxLinger))
 		wait:
-			for int64(len(batch)) < s.inflight.Load() {
+			for {
+				d := min(time.Until(deadline), lingerGap)
+				if d <= 0 {
+					break
+				}
+				linger.Reset(d)
 				select {
 				case o, ok := <-s.queue:
 					if !ok {
@@ -359,7 +370,7 @@ func (s *Store) writer() {
 		}
 		start := time.Now()
 		err := s.commit(batch)
-		lastCommit = time.Since(start)
+		lastCommit, lastBatch = time.Since(start), len(batch)
 		if err != nil {
 			s.log.Error("call log: commit failed", "records", len(batch), "err", err)
 		}
