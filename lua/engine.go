@@ -42,6 +42,9 @@ type Engine struct {
 	proc    *procRunner
 	http    *httpClient
 	ownHTTP bool // http is private to this engine: Close closes it
+	// fastTables: gopher-lua's LTable has the layout table.go expects, so
+	// tables are built with exact sizes and environments are reused.
+	fastTables bool
 
 	mu     sync.Mutex
 	closed bool
@@ -61,6 +64,8 @@ func NewEngine(opts Options) *Engine {
 		mask:    newMasker(opts.Secrets),
 		metrics: opts.Metrics,
 		re:      newReCache(256),
+
+		fastTables: layoutMatches(),
 	}
 	if !opts.DisableSubprocess {
 		if opts.Shared != nil {
@@ -177,6 +182,9 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 		}
 	}
 	e.maskResult(res)
+	if !discard && e.fastTables && resetEnv(env) {
+		st.env = env // emptied: the next call cannot see anything of this one
+	}
 	st.cur = callState{}
 	if discard {
 		st.L.Close()

@@ -94,25 +94,36 @@ func (d *jsonDecoder) ws() {
 	}
 }
 
-// pop moves the members above base into a new table and drops them.
+// popObject moves the members above base into a new table and drops them.
 func (d *jsonDecoder) popObject(base int) *glua.LTable {
 	ms := d.stack[base:]
-	t := d.st.L.CreateTable(0, len(ms))
-	for i := range ms {
-		t.RawSetString(ms[i].k, ms[i].v)
-		ms[i] = jsonMember{}
+	var t *glua.LTable
+	if d.st.e.fastTables {
+		t = newStringTable(ms)
+	} else {
+		t = d.st.L.CreateTable(0, len(ms))
+		for i := range ms {
+			t.RawSetString(ms[i].k, ms[i].v)
+		}
 	}
+	clear(ms)
 	d.stack = d.stack[:base]
 	return t
 }
 
+// popArray moves the elements above base into a new array table.
 func (d *jsonDecoder) popArray(base int) *glua.LTable {
 	ms := d.stack[base:]
-	t := d.st.L.CreateTable(len(ms), 0)
-	for i := range ms {
-		t.RawSetInt(i+1, ms[i].v)
-		ms[i] = jsonMember{}
+	var t *glua.LTable
+	if d.st.e.fastTables {
+		t = newArrayTable(ms)
+	} else {
+		t = d.st.L.CreateTable(len(ms), 0)
+		for i := range ms {
+			t.RawSetInt(i+1, ms[i].v)
+		}
 	}
+	clear(ms)
 	d.stack = d.stack[:base]
 	return t
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"hash"
+	"slices"
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
@@ -52,11 +53,20 @@ func (st *state) hashMeta() *glua.LTable {
 	}
 	methods := L.CreateTable(0, 6)
 	methods.RawSetString("hexdigest", L.NewFunction(func(L *glua.LState) int {
-		L.Push(glua.LString(hex.EncodeToString(check(L).h.Sum(nil))))
+		// Sum and hex-encode into the state's scratch buffer: one string
+		// allocation. Sum does not retain the slice it appends to.
+		b := check(L).h.Sum(st.buf[:0])
+		n := len(b)
+		b = slices.Grow(b, 2*n)[:3*n]
+		hex.Encode(b[n:], b[:n])
+		st.buf = b[:0]
+		L.Push(glua.LString(b[n:]))
 		return 1
 	}))
 	methods.RawSetString("digest", L.NewFunction(func(L *glua.LState) int {
-		L.Push(glua.LString(check(L).h.Sum(nil)))
+		b := check(L).h.Sum(st.buf[:0])
+		st.buf = b[:0]
+		L.Push(glua.LString(b))
 		return 1
 	}))
 	methods.RawSetString("update", L.NewFunction(func(L *glua.LState) int {

@@ -55,6 +55,7 @@ type state struct {
 	matchMt     *glua.LTable // re match object methods
 	buf         []byte       // scratch for digests (never escapes a Go helper)
 	jstack      []jsonMember // scratch stack of the JSON decoder
+	env         *glua.LTable // an emptied environment for the next call (nil: create one)
 	cur         callState
 }
 
@@ -115,7 +116,11 @@ func (st *state) isReadOnly(t *glua.LTable) bool {
 // payload never decodes it.
 func (st *state) run(ctx context.Context, call *Call) (*glua.LTable, error) {
 	L := st.L
-	env := L.CreateTable(0, 4)
+	env := st.env
+	st.env = nil
+	if env == nil {
+		env = L.CreateTable(0, 8)
+	}
 	env.Metatable = st.envMetaHook
 	if call.Kind == KindAuthenticator {
 		env.Metatable = st.envMetaAuth

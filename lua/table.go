@@ -1,0 +1,102 @@
+package lua
+
+import (
+	"reflect"
+	"unsafe"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Fast table construction.
+//
+// gopher-lua's LTable.RawSetString keeps three structures per string key (a
+// map to the value, a key slice and a key->index map for next) and grows
+// them one insertion at a time, boxing the key twice. For tables the runtime
+// builds itself (decoded JSON objects) and for the per-state environment
+// that is cleared and reused between calls, it pays to reach those fields
+// directly. tableLayout mirrors LTable field for field; layoutMatches checks
+// the mirror against the real type with reflect once per Engine, and the
+// runtime falls back to the public API when they differ (another
+// gopher-lua version), so a layout change costs speed, never correctness.
+
+// tableLayout mirrors gopher-lua v1.1.2's LTable.
+type tableLayout struct {
+	Metatable glua.LValue
+	array     []glua.LValue
+	dict      map[glua.LValue]glua.LValue
+	strdict   map[string]glua.LValue
+	keys      []glua.LValue
+	k2i       map[glua.LValue]int
+}
+
+// layoutMatches reports whether tableLayout has exactly LTable's fields.
+func layoutMatches() bool {
+	real, mirror := reflect.TypeOf(glua.LTable{}), reflect.TypeOf(tableLayout{})
+	if real.Size() != mirror.Size() || real.NumField() != mirror.NumField() {
+		return false
+	}
+	for i := 0; i < real.NumField(); i++ {
+		a, b := real.Field(i), mirror.Field(i)
+		if a.Name != b.Name || a.Type != b.Type || a.Offset != b.Offset {
+			return false
+		}
+	}
+	return true
+}
+
+func layoutOf(t *glua.LTable) *tableLayout { return (*tableLayout)(unsafe.Pointer(t)) }
+
+// newStringTable returns a table holding ms (later duplicates win), built
+// with exact sizes. Values must not be nil.
+func newStringTable(ms []jsonMember) *glua.LTable {
+	t := &glua.LTable{Metatable: glua.LNil}
+	lt := layoutOf(t)
+	n := len(ms)
+	lt.strdict = make(map[string]glua.LValue, n)
+	lt.keys = make([]glua.LValue, 0, n)
+	lt.k2i = make(map[glua.LValue]int, n)
+	for i := range ms {
+		k, v := ms[i].k, ms[i].v
+		if _, dup := lt.strdict[k]; dup {
+			lt.strdict[k] = v
+			continue
+		}
+		lt.strdict[k] = v
+		var lk glua.LValue = glua.LString(k) // boxed once for keys and k2i
+		lt.k2i[lk] = len(lt.keys)
+		lt.keys = append(lt.keys, lk)
+	}
+	return t
+}
+
+// newArrayTable returns the table {ms[0].v, ms[1].v, ...}.
+func newArrayTable(ms []jsonMember) *glua.LTable {
+	t := &glua.LTable{Metatable: glua.LNil}
+	arr := make([]glua.LValue, len(ms))
+	for i := range ms {
+		arr[i] = ms[i].v
+	}
+	layoutOf(t).array = arr
+	return t
+}
+
+// envReuseMaxKeys bounds the keys an environment may have held (including
+// keys set to nil, which gopher-lua never forgets) to be reused.
+const envReuseMaxKeys = 32
+
+// resetEnv empties env, keeping its allocated maps, and reports whether it
+// can serve the next call: false when it held non-string keys or too many
+// names (then a fresh table is used). After a reset the table is
+// indistinguishable from a new one with no metatable.
+func resetEnv(env *glua.LTable) bool {
+	lt := layoutOf(env)
+	if lt.array != nil || lt.dict != nil || len(lt.keys) > envReuseMaxKeys {
+		return false
+	}
+	clear(lt.strdict)
+	clear(lt.k2i)
+	clear(lt.keys)
+	lt.keys = lt.keys[:0]
+	lt.Metatable = glua.LNil
+	return true
+}
