@@ -74,9 +74,6 @@ type Store struct {
 	metrics *metrics
 
 	seq atomic.Uint64
-	// inflight counts synchronous Appends not yet answered; the writer
-	// lingers briefly while some of them are still on their way.
-	inflight atomic.Int64
 
 	mu     sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -218,26 +215,6 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	if s.opts.ReadOnly {
 		return ErrReadOnly
 	}
-	if s.opts.Sync {
-		s.inflight.Add(1)
-	}
-	if err := s.append(ctx, rec); err != nil {
-		if s.opts.Sync && !errors.Is(err, errQueued) {
-			s.inflight.Add(-1)
-		}
-		if errors.Is(err, errQueued) {
-			return context.Cause(ctx)
-		}
-		return err
-	}
-	return nil
-}
-
-// errQueued marks a sync Append that gave up waiting after queueing (the
-// writer still answers it and decrements inflight).
-var errQueued = errors.New("queued")
-
-func (s *Store) append(ctx context.Context, rec *Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = s.now()
 	}
@@ -277,7 +254,8 @@ func (s *Store) append(ctx context.Context, rec *Record) error {
 		return err
 	case <-ctx.Done():
 		// The writer still owns o (done is buffered): do not pool it.
-		return errQueued
+		// The record may still be committed.
+		return ctx.Err()
 	}
 }
 
@@ -376,7 +354,6 @@ func (s *Store) writer() {
 		}
 		for i, o := range batch {
 			if o.wait {
-				s.inflight.Add(-1)
 				o.done <- err
 			} else {
 				o.val = nil
