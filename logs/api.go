@@ -108,6 +108,9 @@ var (
 	ErrBadID = errors.New("invalid log record id")
 )
 
+// FileName is the store's file name inside the --data directory.
+const FileName = "towerhook.db"
+
 // Defaults for Options fields left zero.
 const (
 	DefaultQueueSize       = 4096
