@@ -141,9 +141,12 @@ func (r *reloader) reload(reason string) ReloadResult {
 		r.record(res, false)
 		return res
 	}
-	old := r.current.Swap(t)
+	old := r.current.Load()
+	// Series of removed definitions go once the old table's last request is
+	// done (an in-flight request would otherwise re-create them).
+	old.onClose = func() { r.forgetRemoved(old, r.current.Load()) }
+	r.current.Store(t)
 	old.retire()
-	r.forgetRemoved(old, t)
 
 	res.Status, res.Hash = "success", t.hash
 	r.metrics.reloads.WithLabelValues("success").Inc()

@@ -27,6 +27,8 @@ type table struct {
 	active  atomic.Int64
 	retired atomic.Bool
 	closeMu sync.Once
+	// onClose runs once when a retired table is closed (last request done).
+	onClose func()
 }
 
 // route is one webhook ready to serve.
@@ -158,6 +160,9 @@ func (t *table) close() {
 	t.closeMu.Do(func() {
 		if t.engine != nil {
 			t.engine.Close()
+		}
+		if t.onClose != nil {
+			t.onClose()
 		}
 	})
 }
