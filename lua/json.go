@@ -475,6 +475,9 @@ func (e *jsonEncoder) number(f float64) error {
 }
 
 func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
+	if e.st.isHeaders(t) {
+		t = e.st.headersFull()
+	}
 	if depth > 0 {
 		if e.seen == nil {
 			e.seen = map[*glua.LTable]bool{}
