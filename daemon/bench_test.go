@@ -175,3 +175,48 @@ func BenchmarkLoopbackLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
+
+const benchProcDefs = `cetmix_tower_yaml_version: 1
+records:
+- cetmix_tower_model: webhook
+  reference: true_cmd
+  name: Run /bin/true
+  endpoint: true
+  authenticator_id:
+    cetmix_tower_model: webhook_authenticator
+    reference: open
+    name: Open
+    code: |
+      result = {allowed = true}
+  code: |
+    local r = subprocess.run({"/bin/true"})
+    result = {exit_code = r.returncode, message = "ran"}
+`
+
+// BenchmarkLoopbackSubprocess: a webhook running /bin/true under 32-way
+// load with the durable call log (issue 7; compare adnanh/webhook's
+// execute-command hook).
+func BenchmarkLoopbackSubprocess(b *testing.B) {
+	d := startDaemon(b, map[string]string{"proc.yaml": benchProcDefs}, nil)
+	client := benchClient()
+	url := d.pub + DefaultPrefix + "true"
+	b.SetParallelism(16)
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Post(url, "application/json", bytes.NewReader([]byte(`{}`)))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}

@@ -76,7 +76,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	rl := newReloader(o.Dir, definitions.Options{SecretsDir: o.SecretsDir}, buildOptions{
 		Logger: logger, LuaMetrics: lm, DefaultTimeout: o.Timeout,
 		DisableSubprocess: o.DisableSubprocess, DisableRequests: o.DisableRequests,
-		MaxSubprocesses: o.MaxConcurrentProcess,
+		MaxSubprocesses: o.MaxConcurrentProcess, PoolSize: o.MaxConcurrent,
 	}, m, logger)
 	rl.reload("startup")
 

@@ -56,6 +56,9 @@ type buildOptions struct {
 	DisableSubprocess bool
 	DisableRequests   bool
 	MaxSubprocesses   int
+	// PoolSize is the most idle Lua states kept (the concurrency cap, so a
+	// burst does not create and discard states).
+	PoolSize int
 	// SkipUsers skips run_as resolution (validate without --check-users).
 	SkipUsers bool
 }
@@ -132,6 +135,7 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 		DisableSubprocess:         o.DisableSubprocess,
 		DisableRequests:           o.DisableRequests,
 		MaxConcurrentSubprocesses: o.MaxSubprocesses,
+		PoolSize:                  o.PoolSize,
 	})
 	return t, nil
 }
