@@ -34,7 +34,7 @@ type hashObj struct {
 	h    hash.Hash
 	name string
 	// mk rebuilds an equivalent fresh hash, for copy().
-	key []byte
+	key string
 	mac bool
 }
 
@@ -96,10 +96,12 @@ func (st *state) hashMeta() *glua.LTable {
 	return mt
 }
 
-func (st *state) newHashObj(name string, key []byte, mac bool) *hashObj {
+func (st *state) newHashObj(name string, key string, mac bool) *hashObj {
 	mk := hashNames[name]
 	if mac {
-		return &hashObj{h: hmac.New(mk, key), name: name, key: key, mac: true}
+		// hmac.New only reads the key (it copies it into its pads), so the
+		// Lua string's bytes are passed without a copy.
+		return &hashObj{h: hmac.New(mk, bytesOf(key)), name: name, key: key, mac: true}
 	}
 	return &hashObj{h: mk(), name: name}
 }
@@ -137,7 +139,7 @@ func (st *state) openHMAC() *glua.LTable {
 	t.RawSetString("new", L.NewFunction(func(L *glua.LState) int {
 		key := L.CheckString(1)
 		name := st.digestName(L, 3)
-		o := st.newHashObj(name, []byte(key), true)
+		o := st.newHashObj(name, key, true)
 		if msg, ok := L.Get(2).(glua.LString); ok {
 			o.h.Write(bytesOf(string(msg)))
 		} else if L.Get(2) != glua.LNil {
@@ -159,7 +161,7 @@ func (st *state) openHashlib() *glua.LTable {
 	t := L.CreateTable(0, 10)
 	for name := range hashNames {
 		fn := L.NewFunction(func(L *glua.LState) int {
-			o := st.newHashObj(name, nil, false)
+			o := st.newHashObj(name, "", false)
 			if L.GetTop() >= 1 && L.Get(1) != glua.LNil {
 				o.h.Write(bytesOf(L.CheckString(1)))
 			}
@@ -171,7 +173,7 @@ func (st *state) openHashlib() *glua.LTable {
 	}
 	t.RawSetString("new", L.NewFunction(func(L *glua.LState) int {
 		name := st.digestName(L, 1)
-		o := st.newHashObj(name, nil, false)
+		o := st.newHashObj(name, "", false)
 		if L.GetTop() >= 2 && L.Get(2) != glua.LNil {
 			o.h.Write(bytesOf(L.CheckString(2)))
 		}

@@ -167,7 +167,8 @@ func lazyVarOf(name string, kind Kind) lazyVar {
 // lazyIndex is the sandbox globals' __index: reached only for names the
 // sandbox does not have, it materialises the current call's variables.
 func (st *state) lazyIndex(L *glua.LState) int {
-	k, ok := L.Get(2).(glua.LString)
+	key := L.Get(2)
+	k, ok := key.(glua.LString)
 	cs := &st.cur
 	if !ok || cs.env == nil || cs.call == nil {
 		L.Push(glua.LNil)
@@ -180,7 +181,7 @@ func (st *state) lazyIndex(L *glua.LState) int {
 	}
 	cs.done |= v
 	val := st.build(v)
-	cs.env.RawSetString(string(k), val)
+	st.setStringKey(cs.env, key, val)
 	L.Push(val)
 	return 1
 }
@@ -195,6 +196,10 @@ func (st *state) envSet(L *glua.LState) int {
 		if st.cur.call != nil {
 			st.cur.done |= lazyVarOf(string(x), st.cur.call.Kind)
 		}
+		if v != glua.LNil {
+			st.setStringKey(t, k, v)
+		}
+		return 0
 	case *glua.LNilType:
 		L.RaiseError("table index is nil")
 	}

@@ -100,3 +100,33 @@ func resetEnv(env *glua.LTable) bool {
 	lt.Metatable = glua.LNil
 	return true
 }
+
+// setStringKey is env.RawSetString(string(k), v) for a key that is already
+// boxed (k is an LString): the boxed value is stored in the key index as is,
+// so the store allocates nothing once the table's maps have room.
+func (st *state) setStringKey(t *glua.LTable, k glua.LValue, v glua.LValue) {
+	ks := string(k.(glua.LString))
+	if !st.e.fastTables {
+		t.RawSetString(ks, v)
+		return
+	}
+	lt := layoutOf(t)
+	if v == glua.LNil {
+		if lt.strdict != nil {
+			delete(lt.strdict, ks)
+		}
+		return
+	}
+	if lt.strdict == nil {
+		lt.strdict = make(map[string]glua.LValue, 8)
+	}
+	if lt.keys == nil || lt.k2i == nil {
+		lt.keys = make([]glua.LValue, 0, 8)
+		lt.k2i = make(map[glua.LValue]int, 8)
+	}
+	lt.strdict[ks] = v
+	if _, ok := lt.k2i[k]; !ok {
+		lt.k2i[k] = len(lt.keys)
+		lt.keys = append(lt.keys, k)
+	}
+}
