@@ -144,17 +144,16 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
 	st := e.get()
-	st.cur = callState{ctx: cctx, call: call, res: res}
+	cctx := st.ctx
 	start := time.Now()
+	cctx.start(ctx, start, timeout)
+	st.cur = callState{ctx: cctx, call: call, res: res}
 	env, err := st.run(cctx, call)
 	res.Duration = time.Since(start)
+	discard := !cctx.finish()
 
 	reason := ""
-	discard := false
 	switch {
 	case err != nil && cctx.Err() != nil:
 		discard = true

@@ -56,6 +56,7 @@ type state struct {
 	buf         []byte       // scratch for digests (never escapes a Go helper)
 	jstack      []jsonMember // scratch stack of the JSON decoder
 	env         *glua.LTable // an emptied environment for the next call (nil: create one)
+	ctx         *callCtx     // the context of every call on this state
 	cur         callState
 }
 
@@ -68,7 +69,7 @@ func (e *Engine) newState() *state {
 		RegistryGrowStep:    registryGrow,
 		IncludeGoStackTrace: false,
 	})
-	st := &state{e: e, L: L, roMeta: map[*glua.LTable]bool{}, hashFns: map[*glua.LFunction]string{}}
+	st := &state{e: e, L: L, ctx: newCallCtx(), roMeta: map[*glua.LTable]bool{}, hashFns: map[*glua.LFunction]string{}}
 	st.openSandbox()
 	if m := e.metrics; m != nil {
 		m.statesCreated.Inc()
