@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -45,6 +46,8 @@ type Engine struct {
 	// fastTables: gopher-lua's LTable has the layout table.go expects, so
 	// tables are built with exact sizes and environments are reused.
 	fastTables bool
+	// lstringTab is the (LValue, LString) itab for batched boxing (nil: off).
+	lstringTab unsafe.Pointer
 
 	mu     sync.Mutex
 	closed bool
@@ -66,6 +69,7 @@ func NewEngine(opts Options) *Engine {
 		re:      newReCache(256),
 
 		fastTables: layoutMatches(),
+		lstringTab: lstringTab(),
 	}
 	if !opts.DisableSubprocess {
 		if opts.Shared != nil {

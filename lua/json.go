@@ -40,12 +40,16 @@ type jsonDecoder struct {
 	// each table is created with its exact size (the state's scratch, reused).
 	stack []jsonMember
 	buf   []byte
+	// pending is the string that value returned as pending (a nil LValue), so
+	// that the enclosing table boxes all its strings with one allocation.
+	pending string
 }
 
 // jsonMember is one decoded object member (or array element: k unused).
+// A string value is pending in s while v is nil.
 type jsonMember struct {
-	k string
-	v glua.LValue
+	k, s string
+	v    glua.LValue
 }
 
 // decodeJSON decodes one JSON document; empty input is nil.
@@ -71,6 +75,9 @@ func (d *jsonDecoder) document() (glua.LValue, error) {
 	v, err := d.value(0)
 	if err != nil {
 		return glua.LNil, err
+	}
+	if v == nil {
+		v = glua.LString(d.pending)
 	}
 	d.ws()
 	if d.i != len(d.b) {
@@ -99,11 +106,15 @@ func (d *jsonDecoder) popObject(base int) *glua.LTable {
 	ms := d.stack[base:]
 	var t *glua.LTable
 	if d.st.e.fastTables {
-		t = newStringTable(ms)
+		t = newStringTable(ms, d.st.e.lstringTab)
 	} else {
 		t = d.st.L.CreateTable(0, len(ms))
 		for i := range ms {
-			t.RawSetString(ms[i].k, ms[i].v)
+			if v := ms[i].v; v != nil {
+				t.RawSetString(ms[i].k, v)
+			} else {
+				t.RawSetString(ms[i].k, glua.LString(ms[i].s))
+			}
 		}
 	}
 	clear(ms)
@@ -116,11 +127,15 @@ func (d *jsonDecoder) popArray(base int) *glua.LTable {
 	ms := d.stack[base:]
 	var t *glua.LTable
 	if d.st.e.fastTables {
-		t = newArrayTable(ms)
+		t = newArrayTable(ms, d.st.e.lstringTab)
 	} else {
 		t = d.st.L.CreateTable(len(ms), 0)
 		for i := range ms {
-			t.RawSetInt(i+1, ms[i].v)
+			if v := ms[i].v; v != nil {
+				t.RawSetInt(i+1, v)
+			} else {
+				t.RawSetInt(i+1, glua.LString(ms[i].s))
+			}
 		}
 	}
 	clear(ms)
@@ -163,7 +178,7 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			d.stack = append(d.stack, jsonMember{k, v})
+			d.stack = append(d.stack, jsonMember{k: k, s: d.pending, v: v})
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -190,7 +205,7 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 			if err != nil {
 				return nil, err
 			}
-			d.stack = append(d.stack, jsonMember{v: v})
+			d.stack = append(d.stack, jsonMember{s: d.pending, v: v})
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -207,7 +222,8 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 		if err != nil {
 			return nil, err
 		}
-		return glua.LString(s), nil
+		d.pending = s
+		return nil, nil // pending: boxed by the enclosing table
 	case 't':
 		return d.lit("true", glua.LTrue)
 	case 'f':

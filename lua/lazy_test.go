@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	glua "github.com/yuin/gopher-lua"
 )
 
 func TestLayoutMatches(t *testing.T) {
@@ -140,4 +142,30 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestStringSlab: slab-boxed strings behave exactly like converted ones.
+func TestStringSlab(t *testing.T) {
+	tab := lstringTab()
+	if tab == nil {
+		t.Fatal("LValue layout probe failed")
+	}
+	in := []string{"a", "", "payload", strings.Repeat("x", 100), "a"}
+	var sl stringSlab
+	sl.tab = tab
+	sl.reset(len(in) - 1) // the last one overflows to plain boxing
+	m := map[glua.LValue]int{}
+	for i, s := range in {
+		v := sl.box(s)
+		if v != glua.LValue(glua.LString(s)) || v.String() != s || v.Type() != glua.LTString {
+			t.Fatalf("%q: got %#v", s, v)
+		}
+		if ls, ok := v.(glua.LString); !ok || string(ls) != s {
+			t.Fatalf("%q: type switch", s)
+		}
+		m[v] = i
+	}
+	if len(m) != 4 || m[glua.LString("a")] != 4 {
+		t.Fatalf("map keys: %v", m)
+	}
 }

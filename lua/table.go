@@ -47,37 +47,60 @@ func layoutMatches() bool {
 func layoutOf(t *glua.LTable) *tableLayout { return (*tableLayout)(unsafe.Pointer(t)) }
 
 // newStringTable returns a table holding ms (later duplicates win), built
-// with exact sizes. Values must not be nil.
-func newStringTable(ms []jsonMember) *glua.LTable {
+// with exact sizes. Keys and pending string values (v == nil) are boxed
+// from one slab.
+func newStringTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
 	t := &glua.LTable{Metatable: glua.LNil}
 	lt := layoutOf(t)
 	n := len(ms)
+	var sl stringSlab
+	sl.tab = tab
+	sl.reset(n + pendingStrings(ms))
 	lt.strdict = make(map[string]glua.LValue, n)
 	lt.keys = make([]glua.LValue, 0, n)
 	lt.k2i = make(map[glua.LValue]int, n)
 	for i := range ms {
 		k, v := ms[i].k, ms[i].v
+		if v == nil {
+			v = sl.box(ms[i].s)
+		}
 		if _, dup := lt.strdict[k]; dup {
 			lt.strdict[k] = v
 			continue
 		}
 		lt.strdict[k] = v
-		var lk glua.LValue = glua.LString(k) // boxed once for keys and k2i
+		lk := sl.box(k) // boxed once for keys and k2i
 		lt.k2i[lk] = len(lt.keys)
 		lt.keys = append(lt.keys, lk)
 	}
 	return t
 }
 
-// newArrayTable returns the table {ms[0].v, ms[1].v, ...}.
-func newArrayTable(ms []jsonMember) *glua.LTable {
+// newArrayTable returns the table {ms[0].v, ms[1].v, ...}; pending string
+// values (v == nil) are boxed from one slab.
+func newArrayTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
 	t := &glua.LTable{Metatable: glua.LNil}
+	var sl stringSlab
+	sl.tab = tab
+	sl.reset(pendingStrings(ms))
 	arr := make([]glua.LValue, len(ms))
 	for i := range ms {
-		arr[i] = ms[i].v
+		if arr[i] = ms[i].v; arr[i] == nil {
+			arr[i] = sl.box(ms[i].s)
+		}
 	}
 	layoutOf(t).array = arr
 	return t
+}
+
+func pendingStrings(ms []jsonMember) int {
+	n := 0
+	for i := range ms {
+		if ms[i].v == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // envReuseMaxKeys bounds the keys an environment may have held (including
@@ -129,4 +152,61 @@ func (st *state) setStringKey(t *glua.LTable, k glua.LValue, v glua.LValue) {
 		lt.k2i[k] = len(lt.keys)
 		lt.keys = append(lt.keys, k)
 	}
+}
+
+// Batched boxing.
+//
+// Storing a string in a Lua table boxes it: converting an LString to the
+// LValue interface allocates 16 bytes for the string header. A decoded JSON
+// document holds dozens of keys and strings, so the decoder writes the
+// headers into a slab (one allocation for many) and builds each interface
+// value from the LString itab and a pointer to its slab element, exactly
+// what the compiler's conversion produces, minus the allocation. A slab
+// element is written once, before its interface exists, and never again;
+// the garbage collector keeps a slab alive through any interior pointer.
+
+// iface is the runtime layout of a non-empty interface value.
+type iface struct {
+	tab  unsafe.Pointer
+	data unsafe.Pointer
+}
+
+// lstringTab returns the itab of (LValue, LString), or nil if an LValue
+// does not have the two-word layout that boxAt relies on.
+func lstringTab() unsafe.Pointer {
+	var v glua.LValue = glua.LString("probe")
+	if unsafe.Sizeof(v) != unsafe.Sizeof(iface{}) {
+		return nil
+	}
+	w := (*iface)(unsafe.Pointer(&v))
+	if *(*glua.LString)(w.data) != "probe" {
+		return nil
+	}
+	return w.tab
+}
+
+// stringSlab boxes a known number of strings with one allocation.
+type stringSlab struct {
+	tab   unsafe.Pointer // nil: box one by one
+	chunk []glua.LString
+}
+
+// reset prepares sl for n strings.
+func (sl *stringSlab) reset(n int) {
+	if sl.tab != nil && n > 1 {
+		sl.chunk = make([]glua.LString, 0, n)
+	} else {
+		sl.chunk = nil
+	}
+}
+
+// box returns s as an LValue, from the slab while it has room.
+func (sl *stringSlab) box(s string) glua.LValue {
+	if len(sl.chunk) == cap(sl.chunk) {
+		return glua.LString(s)
+	}
+	sl.chunk = append(sl.chunk, glua.LString(s))
+	var v glua.LValue
+	*(*iface)(unsafe.Pointer(&v)) = iface{tab: sl.tab, data: unsafe.Pointer(&sl.chunk[len(sl.chunk)-1])}
+	return v
 }
