@@ -64,11 +64,9 @@ func newStringTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
 		if v == nil {
 			v = sl.box(ms[i].s)
 		}
-		if _, dup := lt.strdict[k]; dup {
-			lt.strdict[k] = v
-			continue
+		if lt.strdict[k] = v; len(lt.strdict) == len(lt.keys) {
+			continue // a duplicate key: the value is replaced, the key is indexed
 		}
-		lt.strdict[k] = v
 		lk := sl.box(k) // boxed once for keys and k2i
 		lt.k2i[lk] = len(lt.keys)
 		lt.keys = append(lt.keys, lk)
