@@ -169,3 +169,26 @@ func TestStringSlab(t *testing.T) {
 		t.Fatalf("map keys: %v", m)
 	}
 }
+
+// TestHMACReuse: the per-state HMAC reuse never mixes objects or state.
+func TestHMACReuse(t *testing.T) {
+	e := testEngine(t, Options{PoolSize: 1})
+	const gh = `assert(hmac.new("It's a Secret to Everybody", "Hello, World!", "sha256"):hexdigest() == "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")`
+	for _, code := range []string{
+		gh,
+		`local a = hmac.new("It's a Secret to Everybody", "Hello", "sha256"); a:update(", junk")`, // leaves the cached object dirty
+		gh,
+		`local a = hmac.new("It's a Secret to Everybody", "Hello, World!", "sha256")
+		 local b = hmac.new("It's a Secret to Everybody", "other", "sha256")
+		 assert(a:hexdigest() ~= b:hexdigest())
+		 assert(a:hexdigest() == "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+		 local c = a:copy(); c:update("x"); assert(a:hexdigest() ~= c:hexdigest())`,
+		`assert(hmac.new("other key", "Hello, World!", "sha256"):hexdigest() ~= "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")`,
+		`assert(hmac.new("It's a Secret to Everybody", "Hello, World!", "sha1"):hexdigest() ~= "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")`,
+		gh,
+	} {
+		if r := run(t, e, KindAuthenticator, code, nil); r.Err != nil {
+			t.Fatalf("%s: %v", code, r.Err)
+		}
+	}
+}

@@ -106,6 +106,25 @@ func (st *state) newHashObj(name string, key string, mac bool) *hashObj {
 	return &hashObj{h: mk(), name: name}
 }
 
+// hmacFor returns a fresh HMAC object. The state keeps its first HMAC of
+// each call and, when the next call asks for the same digest and key
+// (an authenticator checking a signature), resets and returns it instead of
+// deriving the pads again. Objects handed out earlier in the same call are
+// never reused; those of earlier calls are unreachable from Lua.
+func (st *state) hmacFor(name, key string) *hashObj {
+	if c := st.mac; c != nil && !st.cur.macUsed && c.name == name && c.key == key {
+		st.cur.macUsed = true
+		c.h.Reset()
+		return c
+	}
+	o := st.newHashObj(name, key, true)
+	if !st.cur.macUsed {
+		st.cur.macUsed = true
+		st.mac = o
+	}
+	return o
+}
+
 func (st *state) wrapHash(o *hashObj) *glua.LUserData {
 	ud := st.L.NewUserData()
 	ud.Value = o
@@ -139,7 +158,7 @@ func (st *state) openHMAC() *glua.LTable {
 	t.RawSetString("new", L.NewFunction(func(L *glua.LState) int {
 		key := L.CheckString(1)
 		name := st.digestName(L, 3)
-		o := st.newHashObj(name, key, true)
+		o := st.hmacFor(name, key)
 		if msg, ok := L.Get(2).(glua.LString); ok {
 			o.h.Write(bytesOf(string(msg)))
 		} else if L.Get(2) != glua.LNil {

@@ -35,6 +35,7 @@ type callState struct {
 	// payload decoder when Payload and RawData are the same bytes.
 	raw     glua.LValue
 	hdrFull *glua.LTable // headers as a plain table, built for pairs/next/json
+	macUsed bool         // state.mac was handed out (or replaced) in this call
 }
 
 // state is one sandboxed LState plus the immutable objects shared by every
@@ -57,6 +58,7 @@ type state struct {
 	jstack      []jsonMember // scratch stack of the JSON decoder
 	env         *glua.LTable // an emptied environment for the next call (nil: create one)
 	ctx         *callCtx     // the context of every call on this state
+	mac         *hashObj     // the first HMAC of the last call, reused by hmacFor
 	cur         callState
 }
 
