@@ -91,14 +91,11 @@ func (d *jsonDecoder) err(msg string) error {
 }
 
 func (d *jsonDecoder) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
+	b, i := d.b, d.i
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
+	d.i = i
 }
 
 // popObject moves the members above base into a new table and drops them.
@@ -310,21 +307,24 @@ func (d *jsonDecoder) num() (glua.LValue, error) {
 func (d *jsonDecoder) str() (string, error) {
 	d.i++
 	start := d.i
-	for d.i < len(d.b) {
-		c := d.b[d.i]
+	// Fast path: no escapes, the result is a substring of the input.
+	b, i := d.b, d.i
+	for i < len(b) {
+		c := b[i]
 		if c == '"' {
-			s := d.b[start:d.i]
-			d.i++
-			return s, nil
+			d.i = i + 1
+			return b[start:i], nil
 		}
 		if c == '\\' {
 			break
 		}
 		if c < 0x20 {
+			d.i = i
 			return "", d.err("invalid control character")
 		}
-		d.i++
+		i++
 	}
+	d.i = i
 	buf := append(d.buf[:0], d.b[start:d.i]...)
 	for d.i < len(d.b) {
 		c := d.b[d.i]
