@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseArgsFlagsAnywhere(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantPos []string
+		wantS   string
+	}{
+		{[]string{"dir", "--secrets-dir", "s"}, []string{"dir"}, "s"},
+		{[]string{"--secrets-dir", "s", "dir"}, []string{"dir"}, "s"},
+		{[]string{"--secrets-dir=s", "dir"}, []string{"dir"}, "s"},
+		{[]string{"dir"}, []string{"dir"}, ""},
+		{[]string{"--", "-odd-dir"}, []string{"-odd-dir"}, ""},
+	}
+	for _, tt := range tests {
+		var buf bytes.Buffer
+		fs := newFlagSet("validate", &buf)
+		s := fs.String("secrets-dir", "", "")
+		pos, err := parseArgs(fs, tt.args, 1, 1)
+		if err != nil {
+			t.Fatalf("%v: %v (%s)", tt.args, err, buf.String())
+		}
+		if strings.Join(pos, ",") != strings.Join(tt.wantPos, ",") || *s != tt.wantS {
+			t.Errorf("%v: pos %v secrets %q", tt.args, pos, *s)
+		}
+	}
+	var buf bytes.Buffer
+	fs := newFlagSet("validate", &buf)
+	if _, err := parseArgs(fs, []string{"a", "b"}, 1, 1); err == nil {
+		t.Error("two positionals accepted")
+	}
+}
+
+func TestApplyEnv(t *testing.T) {
+	var buf bytes.Buffer
+	fs := newFlagSet("serve", &buf)
+	days := fs.Int("log-retention-days", 30, "")
+	listen := fs.String("listen", ":8080", "")
+	t.Setenv("TOWERHOOK_LOG_RETENTION_DAYS", "7")
+	t.Setenv("TOWERHOOK_LISTEN", ":9999")
+	if _, err := parseArgs(fs, []string{"--listen", ":1234"}, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEnv(fs, "TOWERHOOK_"); err != nil {
+		t.Fatal(err)
+	}
+	if *days != 7 {
+		t.Errorf("env not applied: %d", *days)
+	}
+	if *listen != ":1234" {
+		t.Errorf("flag must win over env: %q", *listen)
+	}
+	t.Setenv("TOWERHOOK_LOG_RETENTION_DAYS", "many")
+	fs2 := newFlagSet("serve", &buf)
+	fs2.Int("log-retention-days", 30, "")
+	if err := applyEnv(fs2, "TOWERHOOK_"); err == nil || !strings.Contains(err.Error(), "TOWERHOOK_LOG_RETENTION_DAYS") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
+
+func TestRunCommands(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "towerhook ") {
+		t.Errorf("version: %d %q", code, out.String())
+	}
+	if code := run([]string{"bogus"}, &out, &errb); code != 2 {
+		t.Errorf("unknown command: %d", code)
+	}
+	if code := run(nil, &out, &errb); code != 2 {
+		t.Errorf("no command: %d", code)
+	}
+
+	dir := t.TempDir()
+	good := "cetmix_tower_yaml_version: 1\nrecords:\n- cetmix_tower_model: webhook\n  name: Hi\n  endpoint: hi\n" +
+		"  authenticator_id:\n    cetmix_tower_model: webhook_authenticator\n    reference: open\n    name: Open\n    code: |\n      result = {allowed = true}\n" +
+		"  code: |\n    result.message = \"hi \" .. tostring(payload.who)\n"
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"validate", dir}, &out, &errb); code != 0 || !strings.Contains(out.String(), "OK: 1 webhooks") {
+		t.Errorf("validate good: %d %q %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"call", dir, "hi", "-d", `{"who":"there"}`}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"hi there"`) {
+		t.Errorf("call: %d %q %q", code, out.String(), errb.String())
+	}
+	bad := strings.Replace(good, "endpoint: hi", "endpoint: hi\n  enpoint: typo", 1)
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if code := run([]string{"validate", dir}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "a.yaml:6:") || !strings.Contains(errb.String(), `unknown key "enpoint"`) {
+		t.Errorf("validate bad: %d %q", code, errb.String())
+	}
+}
