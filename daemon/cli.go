@@ -217,33 +217,34 @@ func Logs(ctx context.Context, o LogsOptions, stdout, stderr io.Writer) int {
 	now := time.Now()
 	f := logs.Filter{Webhook: o.Webhook, Authenticator: o.Authenticator, Status: o.Status, Limit: o.Limit}
 	var err error
-	if f.Since, err = parseTimeArg(o.Since, now); err != nil {
+	if f.Since, err = logs.ParseTime(o.Since, now); err != nil {
 		fmt.Fprintf(stderr, "--since: %v\n", err)
 		return 2
 	}
-	if f.Until, err = parseTimeArg(o.Until, now); err != nil {
+	if f.Until, err = logs.ParseTime(o.Until, now); err != nil {
 		fmt.Fprintf(stderr, "--until: %v\n", err)
 		return 2
 	}
 	var page *logs.Page
-	if o.Admin != "" {
+	var remoteErr error
+	if o.Admin != "" && o.Data == "" {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		page, err = logs.FetchRemote(cctx, &http.Client{Timeout: 5 * time.Second}, o.Admin, f)
+		page, remoteErr = logs.FetchRemote(cctx, &http.Client{Timeout: 5 * time.Second}, o.Admin, f)
 		cancel()
-		if err != nil && o.Data == "" {
-			fmt.Fprintf(stderr, "no daemon answered at %s (%v); use --data DIR to read the store directly\n", o.Admin, err)
-			return 1
-		}
 	}
 	if page == nil {
+		// No daemon answered (or --data was given): read the store directly.
 		dir := o.Data
 		if dir == "" {
 			dir = "data"
 		}
-		store, oerr := logs.Open(filepath.Join(dir, "towerhook.db"), logs.Options{
+		store, oerr := logs.Open(filepath.Join(dir, logs.FileName), logs.Options{
 			Logger: slog.New(slog.DiscardHandler), ReadOnly: true, OpenTimeout: 2 * time.Second,
 		})
 		if oerr != nil {
+			if remoteErr != nil {
+				fmt.Fprintf(stderr, "no daemon answered at %s (%v)\n", o.Admin, remoteErr)
+			}
 			fmt.Fprintf(stderr, "%v\n", oerr)
 			return 1
 		}
@@ -264,21 +265,6 @@ func Logs(ctx context.Context, o LogsOptions, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// parseTimeArg accepts RFC 3339 or a duration meaning "that long ago".
-func parseTimeArg(s string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		return now.Add(-d), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("want RFC 3339 time or a duration such as 24h, got %q", s)
-	}
-	return t, nil
 }
 
 func prefixes(ps []netip.Prefix) []string {

@@ -50,7 +50,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	if err := os.MkdirAll(o.Data, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, err := logs.Open(filepath.Join(o.Data, "towerhook.db"), logs.Options{
+	store, err := logs.Open(filepath.Join(o.Data, logs.FileName), logs.Options{
 		Logger: logger, Registerer: reg, Sync: o.LogSync, RetentionDays: o.LogRetentionDays,
 	})
 	if err != nil {
