@@ -62,3 +62,40 @@ end`)
 		}
 	}
 }
+
+// BenchmarkRequestPair is the daemon's pattern: an HMAC authenticator then
+// a webhook on the same body, with metrics enabled. The authenticator never
+// reads payload, so the body is decoded once.
+func BenchmarkRequestPair(b *testing.B) {
+	e := testEngine(b, Options{Metrics: NewMetrics(nil)})
+	var sb strings.Builder
+	sb.WriteString(`{"ref":"refs/heads/main","repository":{"full_name":"org/app","id":123456},`)
+	for i := 0; len(sb.String()) < 1000; i++ {
+		fmt.Fprintf(&sb, `"field_%02d":"value number %02d padding",`, i, i)
+	}
+	sb.WriteString(`"n":42}`)
+	body := []byte(sb.String())
+	m := hmac.New(sha256.New, []byte("topsecret"))
+	m.Write(body)
+	hdr := http.Header{"X-Hub-Signature-256": {"sha256=" + hex.EncodeToString(m.Sum(nil))}, "Content-Type": {"application/json"}}
+	auth := &Call{Kind: KindAuthenticator, Reference: "gh", Payload: body, RawData: body, Headers: hdr, Script: mustCompile(b, `
+local expected = "sha256=" .. hmac.new("topsecret", raw_data, "sha256"):hexdigest()
+result = {allowed = hmac.compare_digest(headers["X-Hub-Signature-256"] or "", expected)}`)}
+	hook := &Call{Kind: KindWebhook, Reference: "deploy", Payload: body, RawData: body, Headers: hdr, Script: mustCompile(b, `
+if payload.ref == "refs/heads/main" and payload.repository.full_name == "org/app" then
+  result = {exit_code = 0, message = "deploying " .. payload.repository.full_name}
+else
+  result = {exit_code = 1, message = "skip"}
+end`)}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r := e.Run(ctx, auth); !r.Allowed {
+			b.Fatal(r.Err)
+		}
+		if r := e.Run(ctx, hook); r.ExitCode != 0 || r.Err != nil {
+			b.Fatal(r.Err, r.Message)
+		}
+	}
+}

@@ -59,6 +59,8 @@ type state struct {
 	env         *glua.LTable // an emptied environment for the next call (nil: create one)
 	ctx         *callCtx     // the context of every call on this state
 	mac         *hashObj     // the first HMAC of the last call, reused by hmacFor
+	keyAllowed  glua.LValue  // "allowed", boxed once
+	keyExitCode glua.LValue  // "exit_code", boxed once
 	cur         callState
 }
 
@@ -71,7 +73,8 @@ func (e *Engine) newState() *state {
 		RegistryGrowStep:    registryGrow,
 		IncludeGoStackTrace: false,
 	})
-	st := &state{e: e, L: L, ctx: newCallCtx(), roMeta: map[*glua.LTable]bool{}, hashFns: map[*glua.LFunction]string{}}
+	st := &state{e: e, L: L, ctx: newCallCtx(), roMeta: map[*glua.LTable]bool{}, hashFns: map[*glua.LFunction]string{},
+		keyAllowed: glua.LString("allowed"), keyExitCode: glua.LString("exit_code")}
 	st.openSandbox()
 	if m := e.metrics; m != nil {
 		m.statesCreated.Inc()
@@ -261,12 +264,16 @@ func (st *state) build(v lazyVar) glua.LValue {
 		wt.RawSetString("name", glua.LString(call.Name))
 		return wt
 	case lazyResult:
-		res := L.CreateTable(0, 4)
+		k, v := st.keyExitCode, glua.LValue(glua.LNumber(0))
 		if call.Kind == KindAuthenticator {
-			res.RawSetString("allowed", glua.LFalse)
-		} else {
-			res.RawSetString("exit_code", glua.LNumber(0))
+			k, v = st.keyAllowed, glua.LFalse
 		}
+		if st.e.fastTables {
+			// Room for the usual fields (message, http_code, ...) without growth.
+			return newSeedTable(k, v, 4)
+		}
+		res := L.CreateTable(0, 4)
+		res.RawSetString(string(k.(glua.LString)), v)
 		return res
 	case lazyG:
 		return cs.env

@@ -74,6 +74,19 @@ func newStringTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
 	return t
 }
 
+// newSeedTable returns {[k] = v} (k a boxed LString) with room for n keys.
+func newSeedTable(k, v glua.LValue, n int) *glua.LTable {
+	t := &glua.LTable{Metatable: glua.LNil}
+	lt := layoutOf(t)
+	lt.strdict = make(map[string]glua.LValue, n)
+	lt.keys = make([]glua.LValue, 1, n)
+	lt.k2i = make(map[glua.LValue]int, n)
+	lt.strdict[string(k.(glua.LString))] = v
+	lt.keys[0] = k
+	lt.k2i[k] = 0
+	return t
+}
+
 // newArrayTable returns the table {ms[0].v, ms[1].v, ...}; pending string
 // values (v == nil) are boxed from one slab.
 func newArrayTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
