@@ -2,6 +2,15 @@
 // gopher-lua states with a per-call deadline and Cetmix Tower's helper modules.
 //
 // It is a leaf package: it never imports definitions, logs or daemon.
+//
+// The per-call variables (payload, headers, raw_data, request, webhook or
+// authenticator, result, _G) are built on first access, so code pays only
+// for what it reads: an authenticator that never reads payload never decodes
+// it. They behave as if set before the code ran, with two visible
+// differences: rawget(_G, name) and pairs(_G) see a variable only once it
+// was read or assigned, and headers is a read-only proxy over the request's
+// http.Header (case-insensitive lookup; pairs, next and json.dumps see all
+// headers under canonical names; writes raise).
 package lua
 
 import (
@@ -72,7 +81,9 @@ type Call struct {
 	Name      string
 	// Extra fields exposed in the webhook/authenticator table (endpoint, method, ...).
 	Info map[string]string
-	// Payload is JSON text decoded straight into Lua tables (nil/empty -> {}).
+	// Payload is JSON text decoded straight into Lua tables (nil/empty -> {})
+	// when the code first reads payload. When Payload and RawData are the
+	// same slice, the text is converted to a Lua string once for both.
 	// PayloadForm, when non-nil, is used instead (first value per key).
 	Payload     []byte
 	PayloadForm map[string]string
