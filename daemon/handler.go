@@ -375,13 +375,11 @@ func buildPayload(r *http.Request, wh *definitions.Webhook, body []byte) ([]byte
 		vals, _ := url.ParseQuery(string(body))
 		return nil, firstValues(vals)
 	}
-	if len(body) == 0 || !json.Valid(body) {
-		return emptyObject, nil
-	}
+	// The Lua bridge turns an empty or invalid body into {} (and the call
+	// log stores invalid JSON as a string), so the body is not scanned here.
+	// Passing the body slice itself lets Lua share it with raw_data.
 	return body, nil
 }
-
-var emptyObject = []byte("{}")
 
 func firstValues(v url.Values) map[string]string {
 	m := make(map[string]string, len(v))
@@ -400,6 +398,9 @@ func payloadForLog(payload []byte, form map[string]string) json.RawMessage {
 			return json.RawMessage("{}")
 		}
 		return b
+	}
+	if len(payload) == 0 {
+		return json.RawMessage("{}")
 	}
 	return json.RawMessage(payload)
 }

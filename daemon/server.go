@@ -46,6 +46,8 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(reg)
 	lm := lua.NewMetrics(reg)
+	shared := lua.NewShared(o.MaxConcurrentProcess, lm)
+	defer shared.Close()
 
 	if err := os.MkdirAll(o.Data, 0o750); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -76,7 +78,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	rl := newReloader(o.Dir, definitions.Options{SecretsDir: o.SecretsDir}, buildOptions{
 		Logger: logger, LuaMetrics: lm, DefaultTimeout: o.Timeout,
 		DisableSubprocess: o.DisableSubprocess, DisableRequests: o.DisableRequests,
-		MaxSubprocesses: o.MaxConcurrentProcess, PoolSize: o.MaxConcurrent,
+		MaxSubprocesses: o.MaxConcurrentProcess, PoolSize: o.MaxConcurrent, Shared: shared,
 	}, m, logger)
 	rl.reload("startup")
 

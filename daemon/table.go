@@ -56,6 +56,9 @@ type buildOptions struct {
 	DisableSubprocess bool
 	DisableRequests   bool
 	MaxSubprocesses   int
+	// Shared holds the process-wide subprocess bound and HTTP client
+	// (nil: each engine makes its own, fine for validate and call).
+	Shared *lua.Shared
 	// PoolSize is the most idle Lua states kept (the concurrency cap, so a
 	// burst does not create and discard states).
 	PoolSize int
@@ -136,6 +139,7 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 		DisableRequests:           o.DisableRequests,
 		MaxConcurrentSubprocesses: o.MaxSubprocesses,
 		PoolSize:                  o.PoolSize,
+		Shared:                    o.Shared,
 	})
 	return t, nil
 }
