@@ -84,12 +84,14 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 
 	p := newPipeline(o, &rl.current, m, logger, store.Append)
 	var draining atomic.Bool
-	longest := o.Timeout
+	// A call runs the authenticator and the webhook, each within the code
+	// timeout (at most MaxCodeTimeout), then commits its call log record.
+	longest := 2*maxDuration(o.Timeout, MaxCodeTimeout) + time.Minute
 	pub := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      maxDuration(longest, 5*time.Minute) + time.Minute,
+		WriteTimeout:      longest,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -175,8 +177,8 @@ func checkOptions(o *Options) error {
 	if !strings.HasSuffix(o.Prefix, "/") {
 		o.Prefix += "/"
 	}
-	if o.Timeout <= 0 {
-		return fmt.Errorf("--timeout must be positive")
+	if o.Timeout <= 0 || o.Timeout > MaxCodeTimeout {
+		return fmt.Errorf("--timeout must be positive and at most %s", MaxCodeTimeout)
 	}
 	if o.MaxBody <= 0 {
 		return fmt.Errorf("--max-body must be positive")

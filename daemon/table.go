@@ -31,6 +31,10 @@ type table struct {
 	onClose func()
 }
 
+// MaxCodeTimeout bounds a webhook's timeout, so the public listener's
+// WriteTimeout can stay above the longest possible call.
+const MaxCodeTimeout = 15 * time.Minute
+
 // route is one webhook ready to serve.
 type route struct {
 	wh      *definitions.Webhook
@@ -114,6 +118,10 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 		}
 		if r.timeout <= 0 {
 			r.timeout = o.DefaultTimeout
+		}
+		if r.timeout > MaxCodeTimeout {
+			errs = append(errs, &definitions.Error{File: w.File, Line: w.Line, Reference: w.Reference,
+				Msg: fmt.Sprintf("timeout %s is above the maximum %s", r.timeout, MaxCodeTimeout)})
 		}
 		if w.RunAs != "" && !o.SkipUsers && !o.DisableSubprocess {
 			cred, ok := users[w.RunAs]
