@@ -198,8 +198,12 @@ records:
 // execute-command hook).
 func BenchmarkLoopbackSubprocess(b *testing.B) {
 	d := startDaemon(b, map[string]string{"proc.yaml": benchProcDefs}, nil)
+	loadRun2(b, d.pub+DefaultPrefix+"true")
+}
+
+// loadRun2 posts {} to url from 32 concurrent clients.
+func loadRun2(b *testing.B, url string) {
 	client := benchClient()
-	url := d.pub + DefaultPrefix + "true"
 	b.SetParallelism(16)
 	b.ResetTimer()
 	start := time.Now()
