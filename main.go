@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -77,6 +78,12 @@ func serve(args []string, stderr io.Writer) int {
 		return 2
 	}
 	o.Version = version
+	if os.Getenv("GOGC") == "" {
+		// Lua states allocate many short-lived tables; a less eager GC
+		// measured +20-30% throughput on the loopback benchmark for a few
+		// tens of MiB more heap. GOGC / GOMEMLIMIT override it.
+		debug.SetGCPercent(300)
+	}
 	logger, err := daemon.NewLogger(stderr, o.LogFormat, o.LogLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "towerhook serve: %v\n", err)
