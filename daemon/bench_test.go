@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"testing"
 	"time"
@@ -129,6 +130,9 @@ func startBenchDaemon(b *testing.B, sync bool) *testDaemon {
 }
 
 func BenchmarkLoopback(b *testing.B) {
+	// As towerhook serve runs (main sets GC percent 300 unless GOGC is set);
+	// the bare handler gets the same setting.
+	defer debug.SetGCPercent(debug.SetGCPercent(300))
 	b.Run("bare", func(b *testing.B) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -151,6 +155,7 @@ func BenchmarkLoopback(b *testing.B) {
 
 // BenchmarkLoopbackLatency measures unloaded latency (one client, durable log).
 func BenchmarkLoopbackLatency(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(300))
 	d := startBenchDaemon(b, true)
 	body := benchPayload()
 	sig := sign(body)
@@ -197,6 +202,7 @@ records:
 // load with the durable call log (issue 7; compare adnanh/webhook's
 // execute-command hook).
 func BenchmarkLoopbackSubprocess(b *testing.B) {
+	defer debug.SetGCPercent(debug.SetGCPercent(300))
 	d := startDaemon(b, map[string]string{"proc.yaml": benchProcDefs}, nil)
 	loadRun2(b, d.pub+DefaultPrefix+"true")
 }
