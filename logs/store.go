@@ -341,7 +341,8 @@ func (s *Store) writer() {
 			// batch of one) never waits.
 			deadline := time.Now().Add(min(lastCommit/2, maxLinger))
 		wait:
-			for {
+			// Everyone the last commit released is back: commit now.
+			for len(batch) < lastBatch {
 				d := min(time.Until(deadline), lingerGap)
 				if d <= 0 {
 					break
