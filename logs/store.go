@@ -32,7 +32,7 @@ const asyncLinger = 10 * time.Millisecond
 const maxLinger = 2 * time.Millisecond
 
 // lingerGap ends the linger when no record arrived for that long.
-const lingerGap = 200 * time.Microsecond
+const lingerGap = 500 * time.Microsecond
 
 // pruneCheckInterval is how often the pruner checks whether a day boundary
 // passed (the check itself is a string comparison).
@@ -336,10 +336,10 @@ func (s *Store) writer() {
 			// Group commit under load: the callers answered by the previous
 			// commit are re-entering Append one by one. Collecting them
 			// while they keep arriving (gaps under lingerGap, in all at
-			// most half a commit) merges what would be two half batches
+			// most one commit) merges what would be two half batches
 			// into one: one fsync instead of two. A lone caller (last
 			// batch of one) never waits.
-			deadline := time.Now().Add(min(lastCommit/2, maxLinger))
+			deadline := time.Now().Add(min(lastCommit, maxLinger))
 		wait:
 			// Everyone the last commit released is back: commit now.
 			for len(batch) < lastBatch {
