@@ -32,7 +32,7 @@ const asyncLinger = 10 * time.Millisecond
 const maxLinger = 2 * time.Millisecond
 
 // lingerGap ends the linger when no record arrived for that long.
-const lingerGap = 500 * time.Microsecond
+const lingerGap = 200 * time.Microsecond
 
 // pruneCheckInterval is how often the pruner checks whether a day boundary
 // passed (the check itself is a string comparison).
