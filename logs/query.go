@@ -79,6 +79,45 @@ func (s *Store) Query(f Filter) (*Page, error) {
 
 	page := &Page{Records: []*Record{}}
 	var last key // key of the last record in page
+	done := false
+	// take adds one candidate; it reports true once the page is full.
+	take := func(kk key, v []byte) bool {
+		h, err := decodeHeader(v)
+		if err != nil || !m.match(&h) {
+			return false
+		}
+		if len(page.Records) == limit {
+			// One more match exists: hand out a cursor.
+			page.NextCursor = last.cursor()
+			done = true
+			return true
+		}
+		rec, err := decodeRecord(kk, v)
+		if err != nil {
+			s.log.Warn("call log: skipping unreadable record", "err", err)
+			return false
+		}
+		page.Records = append(page.Records, rec)
+		last = kk
+		return false
+	}
+	// Journaled records not yet in bbolt merge in by key (newest first).
+	pend := newestFirst(s.j.snapshot(), upper, haveUpper, lower)
+	// flush takes pending records newer than k (all when k is nil); a
+	// pending record equal to k is already in bbolt and is skipped.
+	flush := func(k []byte) bool {
+		for len(pend) > 0 && (k == nil || string(pend[0].k[:]) >= string(k)) {
+			p := pend[0]
+			pend = pend[1:]
+			if k != nil && string(p.k[:]) == string(k) {
+				continue
+			}
+			if take(p.k, p.val) {
+				return true
+			}
+		}
+		return false
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		days := tx.Cursor()
 		var day []byte
@@ -120,29 +159,18 @@ func (s *Store) Query(f Filter) (*Page, error) {
 				if !f.Since.IsZero() && string(k) < string(lower[:]) {
 					return nil
 				}
-				h, err := decodeHeader(v)
-				if err != nil || !m.match(&h) {
-					continue
-				}
-				kk := key(k)
-				if len(page.Records) == limit {
-					// One more match exists: hand out a cursor.
-					page.NextCursor = last.cursor()
+				if flush(k) || take(key(k), v) {
 					return nil
 				}
-				rec, err := decodeRecord(kk, v)
-				if err != nil {
-					s.log.Warn("call log: skipping unreadable record", "err", err)
-					continue
-				}
-				page.Records = append(page.Records, rec)
-				last = kk
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !done {
+		flush(nil)
 	}
 	return page, nil
 }
@@ -152,6 +180,9 @@ func (s *Store) Get(id string) (*Record, error) {
 	k, err := parseID(id)
 	if err != nil {
 		return nil, ErrNotFound
+	}
+	if v := s.j.lookup(k); v != nil {
+		return decodeRecord(k, v)
 	}
 	var rec *Record
 	err = s.db.View(func(tx *bolt.Tx) error {

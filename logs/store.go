@@ -99,15 +99,21 @@ type Store struct {
 
 	pruneMu    sync.Mutex
 	haveOldest atomic.Bool
+
+	// j is the durable-append journal (sync mode), or, read-only, the
+	// records a crashed writer left in it; nil otherwise.
+	j *journal
+	// running is set once the writer goroutine started.
+	running atomic.Bool
 }
 
 // op is one queued record.
 type op struct {
-	k    key
-	day  string
-	val  []byte
-	wait bool       // sync append: the writer answers on done
-	done chan error // buffered (1)
+	k     key
+	val   []byte
+	flush bool       // no record: commit the journal to bbolt, then answer
+	wait  bool       // sync append: the writer answers on done
+	done  chan error // buffered (1)
 }
 
 var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
@@ -172,6 +178,11 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("call log metrics: %w", err)
 	}
+	if err := s.openJournal(path + journalSuffix); err != nil {
+		s.metrics.unregister(opts.Registerer)
+		_ = db.Close()
+		return nil, err
+	}
 	// Sequence: unique per key time even across restarts and clock steps:
 	// start above both the wall clock and the newest stored key.
 	last, _ := s.lastKey()
@@ -189,6 +200,7 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 		return nil, fmt.Errorf("call log %s: prune: %w", path, err)
 	}
 	s.wg.Add(2)
+	s.running.Store(true)
 	go s.writer()
 	go s.pruner()
 	return s, nil
@@ -250,7 +262,7 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 		return fmt.Errorf("call log: encoding record: %w", err)
 	}
 	o := opPool.Get().(*op)
-	o.k, o.day, o.val, o.wait = k, k.day(), val, s.opts.Sync
+	o.k, o.val, o.wait = k, val, s.opts.Sync
 	done := o.done
 	if err := s.enqueue(ctx, o); err != nil {
 		o.val = nil
@@ -304,19 +316,37 @@ func (s *Store) enqueue(ctx context.Context, o *op) error {
 	}
 }
 
-// writer is the single writer goroutine: each transaction takes everything
+// writer is the single writer goroutine: each round takes everything
 // queued (group commit), so batches grow with load and a lone record is
-// committed at once.
+// written at once. In sync mode a round is one journal write and fdatasync
+// (see journal.go) and bbolt gets the journaled records at checkpoints; in
+// async mode a round is one bbolt transaction.
 func (s *Store) writer() {
 	defer s.wg.Done()
 	batch := make([]*op, 0, 64)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
+	cp := time.NewTimer(time.Hour)
+	cp.Stop()
 	var lastCommit time.Duration
 	lastBatch := 0
 	for {
-		o, ok := <-s.queue
+		var o *op
+		var ok bool
+		if s.j != nil && s.j.hasPending() {
+			cp.Reset(checkpointEvery)
+			select {
+			case o, ok = <-s.queue:
+			case <-cp.C:
+				s.checkpoint()
+				continue
+			}
+			cp.Stop()
+		} else {
+			o, ok = <-s.queue
+		}
 		if !ok {
+			s.checkpoint()
 			return
 		}
 		batch = append(batch[:0], o)
@@ -334,14 +364,14 @@ func (s *Store) writer() {
 		}
 		if s.opts.Sync && lastBatch > 1 {
 			// Group commit under load: the callers answered by the previous
-			// commit are re-entering Append one by one. Collecting them
+			// round are re-entering Append one by one. Collecting them
 			// while they keep arriving (gaps under lingerGap, in all at
-			// most one commit) merges what would be two half batches
-			// into one: one fsync instead of two. A lone caller (last
-			// batch of one) never waits.
+			// most one round) merges what would be two half batches into
+			// one: one fsync instead of two. A lone caller (last batch of
+			// one) never waits.
 			deadline := time.Now().Add(min(lastCommit, maxLinger))
 		wait:
-			// Everyone the last commit released is back: commit now.
+			// Everyone the last round released is back: write now.
 			for len(batch) < lastBatch {
 				d := min(time.Until(deadline), lingerGap)
 				if d <= 0 {
@@ -379,42 +409,140 @@ func (s *Store) writer() {
 			}
 			linger.Stop()
 		}
-		start := time.Now()
-		err := s.commit(batch)
-		lastCommit, lastBatch = time.Since(start), len(batch)
-		if err != nil {
-			s.log.Error("call log: commit failed", "records", len(batch), "err", err)
-		}
-		for i, o := range batch {
-			if o.wait {
-				o.done <- err
-			} else {
-				o.val = nil
-				opPool.Put(o)
+		flushes := 0
+		for _, o := range batch {
+			if o.flush {
+				flushes++
 			}
-			batch[i] = nil
+		}
+		if flushes > 0 {
+			records := batch[:0:0]
+			for _, o := range batch {
+				if !o.flush {
+					records = append(records, o)
+				}
+			}
+			s.writeRound(records, &lastCommit, &lastBatch)
+			s.checkpoint()
+			var err error
+			if s.j.hasPending() {
+				err = errors.New("call log: checkpoint failed")
+			}
+			for i, o := range batch {
+				if o.flush {
+					o.done <- err
+				}
+				batch[i] = nil
+			}
+			continue
+		}
+		s.writeRound(batch, &lastCommit, &lastBatch)
+		if s.j != nil && s.j.due(time.Now()) {
+			s.checkpoint()
 		}
 	}
 }
 
-func (s *Store) commit(batch []*op) error {
+// writeRound makes one group of records durable (journal or bbolt) and
+// answers their callers.
+func (s *Store) writeRound(batch []*op, lastCommit *time.Duration, lastBatch *int) {
+	if len(batch) == 0 {
+		return
+	}
+	start := time.Now()
+	var err error
+	if s.j != nil {
+		if err = s.j.append(batch); err != nil {
+			// The journal failed (a full disk?): commit to bbolt directly,
+			// so every caller learns its own record's fate.
+			s.log.Error("call log: journal write failed; committing directly", "records", len(batch), "err", err)
+			err = s.commit(opRecs(batch))
+		} else {
+			s.metrics.written.Add(float64(len(batch)))
+			if !s.haveOldest.Load() {
+				s.metrics.oldest.Set(float64(batch[0].k.nanos()) / 1e9)
+			}
+		}
+	} else {
+		err = s.commit(opRecs(batch))
+	}
+	*lastCommit, *lastBatch = time.Since(start), len(batch)
+	if err != nil {
+		s.log.Error("call log: commit failed", "records", len(batch), "err", err)
+	}
+	for i, o := range batch {
+		if o.wait {
+			o.done <- err
+		} else {
+			o.val = nil
+			opPool.Put(o)
+		}
+		batch[i] = nil
+	}
+}
+
+// flush commits journaled records to bbolt now (through the writer).
+func (s *Store) flush() error {
+	if s.j == nil || s.opts.ReadOnly {
+		return nil
+	}
+	o := &op{flush: true, wait: true, done: make(chan error, 1)}
+	if err := s.enqueue(context.Background(), o); err != nil {
+		return err
+	}
+	return <-o.done
+}
+
+// opRecs turns queued ops into records to commit.
+func opRecs(batch []*op) []pendingRec {
+	recs := make([]pendingRec, len(batch))
+	for i, o := range batch {
+		recs[i] = pendingRec{k: o.k, val: o.val}
+	}
+	return recs
+}
+
+// checkpoint commits the journaled records to bbolt (one synced
+// transaction) and lets the journal start over. On failure the records stay
+// journaled and pending, and the next checkpoint tries again.
+func (s *Store) checkpoint() {
+	if s.j == nil {
+		return
+	}
+	recs := s.j.snapshot()
+	if len(recs) == 0 {
+		return
+	}
+	if err := s.commitRecs(recs, false); err != nil {
+		s.log.Error("call log: checkpoint failed; records stay in the journal", "records", len(recs), "err", err)
+		return
+	}
+	s.j.checkpointed(len(recs))
+}
+
+// commit stores records in bbolt and counts them as written.
+func (s *Store) commit(recs []pendingRec) error { return s.commitRecs(recs, true) }
+
+func (s *Store) commitRecs(recs []pendingRec, count bool) error {
 	// Sorting keeps inserts append-only within a bucket even when callers
 	// raced between taking the time and queueing.
-	slices.SortFunc(batch, func(a, b *op) int { return bytes.Compare(a.k[:], b.k[:]) })
+	sorted := make([]pendingRec, len(recs))
+	copy(sorted, recs)
+	slices.SortFunc(sorted, func(a, b pendingRec) int { return bytes.Compare(a.k[:], b.k[:]) })
 	start := time.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var b *bolt.Bucket
 		cur := ""
-		for _, o := range batch {
-			if b == nil || o.day != cur {
+		for _, r := range sorted {
+			if day := r.k.day(); b == nil || day != cur {
 				var err error
-				if b, err = tx.CreateBucketIfNotExists([]byte(o.day)); err != nil {
+				if b, err = tx.CreateBucketIfNotExists([]byte(day)); err != nil {
 					return err
 				}
 				b.FillPercent = 1.0
-				cur = o.day
+				cur = day
 			}
-			if err := b.Put(o.k[:], o.val); err != nil {
+			if err := b.Put(r.k[:], r.val); err != nil {
 				return err
 			}
 		}
@@ -425,7 +553,9 @@ func (s *Store) commit(batch []*op) error {
 	if err != nil {
 		return fmt.Errorf("call log commit: %w", err)
 	}
-	s.metrics.written.Add(float64(len(batch)))
+	if count {
+		s.metrics.written.Add(float64(len(recs)))
+	}
 	if !s.haveOldest.Load() {
 		_ = s.db.View(func(tx *bolt.Tx) error { s.updateGauges(tx); return nil })
 	}
@@ -488,6 +618,12 @@ func (s *Store) Prune() (int, error) {
 	if cut == "" || s.opts.ReadOnly {
 		return 0, nil
 	}
+	if s.running.Load() {
+		// Journaled records belong to their days too.
+		if err := s.flush(); err != nil {
+			return 0, err
+		}
+	}
 	s.pruneMu.Lock()
 	defer s.pruneMu.Unlock()
 	expired := false
@@ -536,7 +672,43 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.wg.Wait()
 		s.metrics.unregister(s.opts.Registerer)
-		s.closeErr = s.db.Close()
+		s.closeErr = errors.Join(s.j.close(), s.db.Close())
 	})
 	return s.closeErr
+}
+
+// openJournal replays what a previous writer left in the journal into bbolt
+// (or, read-only, keeps it in memory for queries) and, in sync mode, keeps
+// the journal open for appends.
+func (s *Store) openJournal(path string) error {
+	j, recs, err := openJournal(path, s.opts.ReadOnly)
+	if err != nil || j == nil {
+		return err
+	}
+	if s.opts.ReadOnly {
+		j.f.Close()
+		j.f = nil
+		j.pending = recs
+		s.j = j
+		return nil
+	}
+	if len(recs) > 0 {
+		if err := s.commitRecs(recs, false); err != nil {
+			j.close()
+			return fmt.Errorf("call log %s: replaying %d journaled records: %w", path, len(recs), err)
+		}
+		s.log.Info("call log: replayed journaled records", "records", len(recs))
+		// Start the file over so they are not replayed again (if this
+		// fails they are replayed again next time, which is harmless).
+		if err := j.f.Truncate(0); err != nil {
+			s.log.Warn("call log: resetting the journal", "err", err)
+		} else if err := j.f.Sync(); err != nil {
+			s.log.Warn("call log: resetting the journal", "err", err)
+		}
+	}
+	if !s.opts.Sync {
+		return j.close()
+	}
+	s.j = j
+	return nil
 }

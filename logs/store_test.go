@@ -268,7 +268,11 @@ func TestCommitErrorSurfaces(t *testing.T) {
 	if err := s.Append(context.Background(), rec("a", 200)); err != nil {
 		t.Fatal(err)
 	}
-	// Pull the file out from under the writer: every commit now fails.
+	// Pull the files out from under the writer: every journal write and
+	// commit now fails.
+	if err := s.j.f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.db.Close(); err != nil {
 		t.Fatal(err)
 	}
