@@ -52,7 +52,9 @@ type Record struct {
 type Options struct {
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
-	// Sync: Append returns after commit (default true in the daemon).
+	// Sync: Append returns once the record is durable (journaled and
+	// fdatasynced; committed to bbolt at the next checkpoint). The daemon's
+	// default.
 	Sync bool
 	// RetentionDays: 0 keeps forever.
 	RetentionDays int
