@@ -137,7 +137,7 @@ func (c *callState) serve() {
 		c.finish(http.StatusRequestEntityTooLarge, msgTooLarge, nil)
 		return
 	}
-	body, err := readBody(r.Body, p.maxBody)
+	body, err := readBody(r.Body, r.ContentLength, p.maxBody)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
 			c.finish(http.StatusRequestEntityTooLarge, msgTooLarge, nil)
@@ -351,10 +351,19 @@ func (p *pipeline) leave() { <-p.sem }
 
 var errTooLarge = errors.New("body too large")
 
-// readBody reads at most limit bytes; more is errTooLarge.
-func readBody(r io.Reader, limit int64) ([]byte, error) {
+// readBody reads at most limit bytes; more is errTooLarge. A known
+// Content-Length (already checked against limit) is read into one buffer of
+// that size: net/http ends such a body at Content-Length.
+func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 	if r == nil || r == http.NoBody {
 		return nil, nil
+	}
+	if length > 0 && length <= limit {
+		b := make([]byte, length)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
