@@ -374,47 +374,16 @@ func (s *Store) writer() {
 			// round are re-entering Append one by one. Collecting them
 			// while they keep arriving (gaps under lingerGap, in all at
 			// most one round) merges what would be two half batches into
-			// one: one fsync instead of two. A lone caller (last batch of
+			// one: one fsync instead of two; once everyone the last round
+			// released is back, write at once. A lone caller (last batch of
 			// one) never waits.
-			deadline := time.Now().Add(min(max(lastCommit, minLinger), maxLinger))
-		wait:
-			// Everyone the last round released is back: write now.
-			for len(batch) < lastBatch {
-				d := min(time.Until(deadline), lingerGap)
-				if d <= 0 {
-					break
-				}
-				linger.Reset(d)
-				select {
-				case o, ok := <-s.queue:
-					if !ok {
-						break wait
-					}
-					batch = append(batch, o)
-				case <-linger.C:
-					break wait
-				}
-			}
-			linger.Stop()
+			batch = s.collect(batch, lastBatch, min(max(lastCommit, minLinger), maxLinger), lingerGap, linger)
 		}
 		if !s.opts.Sync {
 			// Nobody waits on an asynchronous commit: gather for a while so a
 			// busy daemon pays one commit (two fsyncs) per many records, not
 			// per few. Close still drains everything (the queue is closed).
-			linger.Reset(asyncLinger)
-		gather:
-			for len(batch) < cap(s.queue)/2 {
-				select {
-				case o, ok := <-s.queue:
-					if !ok {
-						break gather
-					}
-					batch = append(batch, o)
-				case <-linger.C:
-					break gather
-				}
-			}
-			linger.Stop()
+			batch = s.collect(batch, cap(s.queue)/2, asyncLinger, asyncLinger, linger)
 		}
 		flushes := 0
 		for _, o := range batch {
@@ -498,6 +467,30 @@ func (s *Store) flush() error {
 		return err
 	}
 	return <-o.done
+}
+
+// collect adds queued ops to batch until it holds n, or no op arrived for
+// gap, or wait has passed since the call (or the queue is closed).
+func (s *Store) collect(batch []*op, n int, wait, gap time.Duration, t *time.Timer) []*op {
+	deadline := time.Now().Add(wait)
+	defer t.Stop()
+	for len(batch) < n {
+		d := min(time.Until(deadline), gap)
+		if d <= 0 {
+			return batch
+		}
+		t.Reset(d)
+		select {
+		case o, ok := <-s.queue:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, o)
+		case <-t.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // opRecs turns queued ops into records to commit.
