@@ -112,6 +112,8 @@ type Store struct {
 	j *journal
 	// running is set once the writer goroutine started.
 	running atomic.Bool
+	// ops recycles queue entries (each with its answer channel).
+	ops sync.Pool
 }
 
 // op is one queued record.
@@ -122,8 +124,6 @@ type op struct {
 	wait  bool       // sync append: the writer answers on done
 	done  chan error // buffered (1)
 }
-
-var opPool = sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }}
 
 // Open opens or creates path (e.g. <data>/towerhook.db), prunes expired days
 // and starts the writer and the daily pruner. With opts.ReadOnly it opens
@@ -148,6 +148,7 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 		opts.RetentionDays = 0
 	}
 	s := &Store{
+		ops:  sync.Pool{New: func() any { return &op{done: make(chan error, 1)} }},
 		path: path,
 		opts: opts,
 		log:  opts.Logger,
@@ -268,12 +269,12 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	if err != nil {
 		return fmt.Errorf("call log: encoding record: %w", err)
 	}
-	o := opPool.Get().(*op)
+	o := s.ops.Get().(*op)
 	o.k, o.val, o.wait = k, val, s.opts.Sync
 	done := o.done
 	if err := s.enqueue(ctx, o); err != nil {
 		o.val = nil
-		opPool.Put(o)
+		s.ops.Put(o)
 		return err
 	}
 	if !s.opts.Sync {
@@ -282,7 +283,7 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	select {
 	case err := <-done:
 		o.val = nil
-		opPool.Put(o)
+		s.ops.Put(o)
 		return err
 	case <-ctx.Done():
 		// The writer still owns o (done is buffered): do not pool it.
@@ -451,7 +452,7 @@ func (s *Store) writeRound(batch []*op, lastCommit *time.Duration, lastBatch *in
 			o.done <- err
 		} else {
 			o.val = nil
-			opPool.Put(o)
+			s.ops.Put(o)
 		}
 		batch[i] = nil
 	}
