@@ -47,6 +47,10 @@ type reloadRequest struct {
 }
 
 func newReloader(dir string, defOpts definitions.Options, bo buildOptions, m *metrics, logger *slog.Logger) *reloader {
+	// Every reload compiles all code in buildTable, which reports Lua errors
+	// as LoadDir's stand-in check would: skip that check, so each code is
+	// parsed once. (validate keeps it, to list YAML and Lua errors in one run.)
+	defOpts.SkipCodeCheck = true
 	r := &reloader{
 		dir: dir, defOpts: defOpts, buildOpts: bo, logger: logger, metrics: m,
 		luaMetrics: bo.LuaMetrics,

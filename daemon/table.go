@@ -75,18 +75,21 @@ type buildOptions struct {
 // serves. All fallible work happens here, before any swap.
 func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 	var errs definitions.Errors
-	mask := newMasker(set.SecretValues())
+	// The one compile of every code (LoadDir was told to skip its stand-in
+	// check): errors read as LoadDir's would, file and line included.
 	compile := func(ref, file string, codeLine int, code string) *lua.Script {
 		s, err := lua.Compile(ref, code)
 		if err == nil {
 			return s
 		}
-		line := codeLine
+		luaLine, msg := 1, err.Error()
 		var ce *lua.CompileError
 		if errors.As(err, &ce) && ce.Line > 0 {
-			line = codeLine + ce.Line - 1
+			luaLine = ce.Line
+			msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d: ", ce.Line))
 		}
-		errs = append(errs, &definitions.Error{File: file, Line: line, Reference: ref, Msg: "lua: " + mask.mask(err.Error())})
+		errs = append(errs, &definitions.Error{File: file, Line: codeLine + luaLine - 1, Reference: ref,
+			Msg: definitions.LuaErrorText(msg, luaLine, set.SecretValues())})
 		return nil
 	}
 	t := &table{
@@ -181,20 +184,6 @@ func (t *table) close() {
 			t.onClose()
 		}
 	})
-}
-
-// masker replaces secret values with *****.
-type masker struct{ secrets []string }
-
-func newMasker(secrets []string) masker { return masker{secrets: secrets} }
-
-func (m masker) mask(s string) string {
-	for _, v := range m.secrets {
-		if v != "" && strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, "*****")
-		}
-	}
-	return s
 }
 
 // describeErrors formats load errors for logs and the admin API.

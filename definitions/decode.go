@@ -82,7 +82,8 @@ type fileResult struct {
 
 // decoder decodes the files of one load.
 type decoder struct {
-	secrets *secretResolver
+	secrets  *secretResolver
+	skipCode bool
 }
 
 func (d *decoder) fileErr(res *fileResult, file string, line int, format string, args ...any) {
@@ -474,10 +475,13 @@ func (d *decoder) prepareCode(r *rawRecord, n *yaml.Node) {
 	for _, msg := range sub.errs {
 		r.errf(r.codeLine, "%s", msg)
 	}
+	if d.skipCode {
+		return
+	}
 	if p := checkLua(r.code, r.file); p != nil {
 		vals := append([]string(nil), r.values...)
 		sortSecretValues(vals)
-		r.errf(r.codeLine+p.line-1, "lua syntax error: %s (lua line %d)", maskSecrets(p.msg, vals), p.line)
+		r.errf(r.codeLine+p.line-1, "%s", LuaErrorText(p.msg, p.line, vals))
 	}
 }
 

@@ -32,6 +32,11 @@ type Options struct {
 	// instead of failing (for `towerhook validate` without secrets); the
 	// missing references are listed by Set.MissingSecrets.
 	AllowMissingSecrets bool
+	// SkipCodeCheck leaves Lua syntax checking to the caller: the daemon's
+	// build step compiles every code with the lua package anyway and
+	// reports errors the same way (file, line, reference, Lua line), so a
+	// reload parses each code once, not twice.
+	SkipCodeCheck bool
 }
 
 // LoadDir reads every *.yaml / *.yml file below dir and returns a complete
@@ -46,7 +51,7 @@ func LoadDir(dir string, opts Options) (*Set, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	d := &decoder{secrets: newSecretResolver(opts)}
+	d := &decoder{secrets: newSecretResolver(opts), skipCode: opts.SkipCodeCheck}
 	results := make([]fileResult, len(files))
 	workers := min(runtime.GOMAXPROCS(0), len(files))
 	var wg sync.WaitGroup

@@ -55,9 +55,17 @@ func checkLua(code, name string) (p *luaProblem) {
 	return nil
 }
 
-// maskSecrets replaces every secret value (and its Lua literal form) in s
-// by "*****". values must be sorted longest first.
-func maskSecrets(s string, values []string) string {
+// LuaErrorText is the text of a Lua syntax error in a load error: msg (with
+// every secret value masked; secrets sorted longest first, as
+// Set.SecretValues) and the Lua line it refers to. The daemon's compile step
+// uses it too, so both report alike.
+func LuaErrorText(msg string, luaLine int, secrets []string) string {
+	return fmt.Sprintf("lua syntax error: %s (lua line %d)", MaskSecrets(msg, secrets), luaLine)
+}
+
+// MaskSecrets replaces every secret value (and its Lua literal form) in s
+// by "*****". values must be sorted longest first (Set.SecretValues is).
+func MaskSecrets(s string, values []string) string {
 	for _, v := range values {
 		if v == "" {
 			continue
