@@ -113,14 +113,8 @@ type callState struct {
 
 func (c *callState) serve() {
 	p, r := c.p, c.r
-	method := r.Method
-	if method != http.MethodGet && method != http.MethodPost {
-		c.rec.AuthenticationStatus = logs.AuthFailed
-		c.rec.ErrorMessage = msgNotFound
-		c.finish(http.StatusNotFound, msgNotFound, nil)
-		return
-	}
-	rt := c.t.routes[definitions.RouteKey{Endpoint: c.endpoint, Method: method}]
+	// Routes exist only for GET and POST, so any other method misses too.
+	rt := c.t.routes[definitions.RouteKey{Endpoint: c.endpoint, Method: r.Method}]
 	if rt == nil || !rt.wh.Active {
 		// As Tower: an unknown webhook counts as a failed authentication.
 		c.rec.AuthenticationStatus = logs.AuthFailed
@@ -173,18 +167,18 @@ func (c *callState) serve() {
 	}
 	status, msg, raw := func() (int, string, []byte) {
 		defer c.p.leave()
-		return c.runCode(payload, form, ip)
+		return c.runCode(payload, form)
 	}()
 	c.finish(status, msg, raw)
 }
 
 // runCode runs the authenticator and then the webhook; it returns the status
 // and the message (or a raw JSON message).
-func (c *callState) runCode(payload []byte, form map[string]string, ip netip.Addr) (int, string, []byte) {
+func (c *callState) runCode(payload []byte, form map[string]string) (int, string, []byte) {
 	p, rt, r := c.p, c.rt, c.r
 	lreq := lua.Request{
 		Method: r.Method, Path: r.URL.Path, Endpoint: c.endpoint,
-		Query: r.URL.RawQuery, RemoteAddr: ip.String(), ID: c.reqID,
+		Query: r.URL.RawQuery, RemoteAddr: c.rec.IPAddress, ID: c.reqID,
 	}
 	ctx := r.Context()
 	auth := rt.auth
