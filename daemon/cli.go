@@ -173,8 +173,8 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 	opts := DefaultOptions()
 	opts.Prefix = o.Prefix
 	var rec *logs.Record
-	p := newPipeline(opts, &cur, newMetrics(prometheus.NewRegistry()), logger, nil)
-	p.onRecord = func(r *logs.Record, _ *lua.Result) { rec = r }
+	keep := func(_ context.Context, r *logs.Record) error { rec = r; return nil }
+	p := newPipeline(opts, &cur, newMetrics(prometheus.NewRegistry()), logger, keep)
 	rw := httptest.NewRecorder()
 	p.ServeHTTP(rw, req)
 

@@ -36,7 +36,7 @@ const (
 	msgInternalError = "Internal server error"
 )
 
-// appendFunc stores one call log record (nil-safe: may be nil for dry runs).
+// appendFunc stores one call log record (the call subcommand keeps it to print).
 type appendFunc func(ctx context.Context, rec *logs.Record) error
 
 // pipeline answers webhook requests on the current routing table.
@@ -49,8 +49,6 @@ type pipeline struct {
 	metrics  *metrics
 	logger   *slog.Logger
 	appendFn appendFunc
-	// onRecord, when set, sees every record (the call subcommand prints it).
-	onRecord func(*logs.Record, *lua.Result)
 }
 
 // ServeHTTP implements the public listener.
@@ -270,14 +268,9 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 	rec := c.rec
 	rec.HTTPStatus = status
 	rec.DurationSeconds = time.Since(c.start).Seconds()
-	if rec.RequestHeaders == nil {
-		rec.RequestHeaders = logs.RedactHeaders(c.r.Header, c.t.set.SecretValues())
-	}
+	rec.RequestHeaders = logs.RedactHeaders(c.r.Header, c.t.set.SecretValues())
 	if rec.RequestPayload == nil {
 		rec.RequestPayload = json.RawMessage("{}")
-	}
-	if p.onRecord != nil {
-		p.onRecord(rec, c.res)
 	}
 	if p.appendFn != nil {
 		// The request's context may be cancelled by a client that went away;
