@@ -346,7 +346,7 @@ func (s *Store) writer() {
 			select {
 			case o, ok = <-s.queue:
 			case <-cp.C:
-				s.checkpoint()
+				_ = s.checkpoint() // logged; retried next round
 				continue
 			}
 			cp.Stop()
@@ -354,7 +354,7 @@ func (s *Store) writer() {
 			o, ok = <-s.queue
 		}
 		if !ok {
-			s.checkpoint()
+			_ = s.checkpoint() // logged; the journal keeps what failed
 			return
 		}
 		batch = append(batch[:0], o)
@@ -386,46 +386,32 @@ func (s *Store) writer() {
 			// per few. Close still drains everything (the queue is closed).
 			batch = s.collect(batch, cap(s.queue)/2, asyncLinger, asyncLinger, linger)
 		}
-		flushes := 0
+		// Flush requests (Prune) carry no record: they wait for a checkpoint.
+		var flushes []*op
+		records := batch[:0]
 		for _, o := range batch {
 			if o.flush {
-				flushes++
+				flushes = append(flushes, o)
+			} else {
+				records = append(records, o)
 			}
 		}
-		if flushes > 0 {
-			records := batch[:0:0]
-			for _, o := range batch {
-				if !o.flush {
-					records = append(records, o)
-				}
-			}
-			s.writeRound(records, &lastCommit, &lastBatch)
-			s.checkpoint()
-			var err error
-			if s.j.hasPending() {
-				err = errors.New("call log: checkpoint failed")
-			}
-			for i, o := range batch {
-				if o.flush {
-					o.done <- err
-				}
-				batch[i] = nil
-			}
-			continue
+		clear(batch[len(records):])
+		if len(records) > 0 {
+			lastCommit, lastBatch = s.writeRound(records), len(records)
 		}
-		s.writeRound(batch, &lastCommit, &lastBatch)
-		if s.j != nil && s.j.due(time.Now()) {
-			s.checkpoint()
+		if len(flushes) > 0 || (s.j != nil && s.j.due(time.Now())) {
+			err := s.checkpoint()
+			for _, o := range flushes {
+				o.done <- err
+			}
 		}
 	}
 }
 
-// writeRound makes one group of records durable (journal or bbolt) and
-// answers their callers.
-func (s *Store) writeRound(batch []*op, lastCommit *time.Duration, lastBatch *int) {
-	if len(batch) == 0 {
-		return
-	}
+// writeRound makes one group of records durable (journal or bbolt),
+// answers their callers and returns how long that took.
+func (s *Store) writeRound(batch []*op) time.Duration {
 	start := time.Now()
 	var err error
 	if s.j != nil {
@@ -443,7 +429,7 @@ func (s *Store) writeRound(batch []*op, lastCommit *time.Duration, lastBatch *in
 	} else {
 		err = s.commit(opRecs(batch))
 	}
-	*lastCommit, *lastBatch = time.Since(start), len(batch)
+	took := time.Since(start)
 	if err != nil {
 		s.log.Error("call log: commit failed", "records", len(batch), "err", err)
 	}
@@ -456,6 +442,7 @@ func (s *Store) writeRound(batch []*op, lastCommit *time.Duration, lastBatch *in
 		}
 		batch[i] = nil
 	}
+	return took
 }
 
 // flush commits journaled records to bbolt now (through the writer).
@@ -506,19 +493,20 @@ func opRecs(batch []*op) []pendingRec {
 // checkpoint commits the journaled records to bbolt (one synced
 // transaction) and lets the journal start over. On failure the records stay
 // journaled and pending, and the next checkpoint tries again.
-func (s *Store) checkpoint() {
+func (s *Store) checkpoint() error {
 	if s.j == nil {
-		return
+		return nil
 	}
 	recs := s.j.snapshot()
 	if len(recs) == 0 {
-		return
+		return nil
 	}
 	if err := s.commitRecs(recs, false); err != nil {
 		s.log.Error("call log: checkpoint failed; records stay in the journal", "records", len(recs), "err", err)
-		return
+		return err
 	}
 	s.j.checkpointed(len(recs))
+	return nil
 }
 
 // commit stores records in bbolt and counts them as written.
