@@ -99,7 +99,7 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "default time limit for code")
 	fs.Var(&o.MaxBody, "max-body", "largest accepted request body (bytes or 64KiB, 10MiB)")
 	fs.IntVar(&o.MaxConcurrent, "max-concurrent", o.MaxConcurrent, "most concurrent code executions before 503")
-	fs.BoolVar(&o.LogSync, "log-sync", o.LogSync, "answer only after the call log record is committed")
+	fs.BoolVar(&o.LogSync, "log-sync", o.LogSync, "answer only after the call log record is durable (journaled and synced)")
 	fs.StringVar(&o.Prefix, "prefix", o.Prefix, "URL prefix of webhook endpoints")
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
