@@ -11,8 +11,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -83,29 +84,36 @@ func loadRun(b *testing.B, url string) {
 // loadPost posts body with headers to url from 32 concurrent clients and
 // reports req/s; every answer must be 200.
 func loadPost(b *testing.B, url string, body []byte, headers map[string]string) {
+	const clients = 32
 	client := benchClient()
-	b.SetParallelism((32 + 1) / 2) // RunParallel uses GOMAXPROCS x parallelism goroutines
+	var next atomic.Int64
+	var wg sync.WaitGroup
 	b.ResetTimer()
 	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-			for k, v := range headers {
-				req.Header.Set(k, v)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+				for k, v := range headers {
+					req.Header.Set(k, v)
+				}
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
 			}
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
+		}()
+	}
+	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
 
@@ -137,9 +145,9 @@ func startBenchDaemon(b *testing.B, sync bool) *testDaemon {
 }
 
 func BenchmarkLoopback(b *testing.B) {
-	// As towerhook serve runs (main sets GC percent 300 unless GOGC is set);
-	// the bare handler gets the same setting.
-	defer debug.SetGCPercent(debug.SetGCPercent(300))
+	// As towerhook serve runs (TuneRuntime); the bare handler gets the
+	// same settings.
+	defer TuneRuntime(os.Getenv)()
 	b.Run("bare", func(b *testing.B) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -162,7 +170,7 @@ func BenchmarkLoopback(b *testing.B) {
 
 // BenchmarkLoopbackLatency measures unloaded latency (one client, durable log).
 func BenchmarkLoopbackLatency(b *testing.B) {
-	defer debug.SetGCPercent(debug.SetGCPercent(300))
+	defer TuneRuntime(os.Getenv)()
 	d := startBenchDaemon(b, true)
 	body := benchPayload()
 	sig := sign(body)
@@ -209,7 +217,7 @@ records:
 // load with the durable call log (issue 7; compare adnanh/webhook's
 // execute-command hook).
 func BenchmarkLoopbackSubprocess(b *testing.B) {
-	defer debug.SetGCPercent(debug.SetGCPercent(300))
+	defer TuneRuntime(os.Getenv)()
 	d := startDaemon(b, map[string]string{"proc.yaml": benchProcDefs}, nil)
 	loadPost(b, d.pub+DefaultPrefix+"true", []byte(`{}`), map[string]string{"Content-Type": "application/json"})
 }
