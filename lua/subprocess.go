@@ -226,6 +226,7 @@ func (r *procRunner) run(ctx context.Context, spec ProcSpec) (ProcResult, string
 		}
 		return ProcResult{}, "error", fmt.Errorf("subprocess: cannot start %q: %s", spec.Argv[0], procErrText(err))
 	}
+	awaitExit(ctx, cmd.Process.Pid)
 	_ = cmd.Wait() // the outcome is in ProcessState; I/O errors only cut output short
 
 	res := ProcResult{
