@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -473,5 +474,14 @@ func TestStartFailures(t *testing.T) {
 	err = Serve(context.Background(), o, discardLogger())
 	if err == nil || !strings.Contains(err.Error(), "public listener") {
 		t.Errorf("port in use: %v", err)
+	}
+}
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "OK", "push to octocat/Hello-World", `say "hi"`, `a\b`, "<b>&", "tab\there", "é", "\xff", "\u2028", "日本"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
 	}
 }

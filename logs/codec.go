@@ -142,7 +142,7 @@ func capPayload(p json.RawMessage, max int) (out json.RawMessage, truncated bool
 	if len(p) == 0 {
 		return nil, false
 	}
-	if len(p) <= max && json.Valid(p) {
+	if len(p) <= max && validJSON(p) {
 		return p, false
 	}
 	s := p
