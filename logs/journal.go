@@ -14,25 +14,32 @@ import (
 
 // The journal makes durable appends cost one fsync instead of bbolt's two.
 //
-// In sync mode the writer appends each group of records to <db>-wal and
+// In sync mode the writer appends each group of records to the journal and
 // fdatasyncs it, answers the callers (their records are now durable), and
 // keeps the records in memory (pending) where Query and Get see them. Every
-// checkpointEvery, or sooner when pending grows large, it commits pending to
-// bbolt as one ordinary, fully synced transaction and starts a new journal
-// generation. bbolt's own crash safety is untouched (every bbolt commit still
-// syncs data before meta); the journal only holds records bbolt does not have
-// yet. After a crash, Open replays the journal into bbolt; putting a record
-// that is already there is harmless (same key, same value).
+// checkpointEvery, or sooner when pending grows large, the checkpointer
+// goroutine commits them to bbolt as one ordinary, fully synced transaction
+// while the writer goes on journaling new records, so a checkpoint (~20 ms
+// for 2 000 records) does not hold up durable appends. bbolt's own crash
+// safety is untouched (every bbolt commit still syncs data before meta);
+// the journal only holds records bbolt may not have yet. After a crash,
+// Open replays the journal into bbolt; putting a record that is already
+// there is harmless (same key, same value).
 //
-// Frames are written from offset 0 of the file for every generation (the
-// file is overwritten in place, so its blocks exist and an fdatasync only
-// flushes data):
+// The journal is two segment files, <db>-wal and <db>-wal2. Appends go to
+// the active one. A checkpoint seals it (its records become "sealed") and
+// makes the other one active; the next seal waits until the sealed records
+// are in bbolt, so a segment is only reused once everything in it is
+// committed. Each activation starts a new generation written from offset 0
+// (the file is overwritten in place, so its blocks exist and an fdatasync
+// only flushes data):
 //
 //	len uint32 | crc32c uint32 | gen uint64 | key [16]byte | value [len]byte
 //
-// with the CRC over gen, key and value. Replay reads frames from offset 0
-// while they are whole, their CRC holds and their generation equals the first
-// frame's: older generations' leftovers past the end never count.
+// with the CRC over gen, key and value. Replay reads each segment's frames
+// from offset 0 while they are whole, their CRC holds and their generation
+// equals the first frame's: older generations' leftovers past the end never
+// count.
 const (
 	journalSuffix   = "-wal"
 	frameHeaderLen  = 4 + 4 + 8 + keyLen
@@ -43,45 +50,65 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// segmentPaths returns the journal's two segment files for the store at path.
+func segmentPaths(path string) [2]string {
+	return [2]string{path + journalSuffix, path + journalSuffix + "2"}
+}
+
 // pendingRec is a journaled record not yet committed to bbolt.
 type pendingRec struct {
 	k   key
 	val []byte
 }
 
-// journal is the write-ahead file. Only the writer goroutine writes it;
-// pending is shared with readers under mu.
+// journal is the write-ahead log. Only the writer goroutine writes the
+// segments and switches them; pending and sealed are shared with readers
+// and the checkpointer under mu.
 type journal struct {
-	f     *os.File
-	gen   uint64
-	off   int64
-	buf   []byte
-	since time.Time // when the oldest pending record was journaled
+	files  [2]*os.File
+	active int    // the segment appends go to
+	gen    uint64 // generation of the active segment's frames
+	off    int64  // end of the active segment's frames
+	buf    []byte
+	since  time.Time // when the oldest pending record was journaled
 
 	mu      sync.RWMutex
-	pending []pendingRec // in journal order
+	sealed  []pendingRec // the inactive segment's records, not yet in bbolt
+	pending []pendingRec // the active segment's records, in journal order
 }
 
-// openJournal opens (creating) the journal next to the store and returns the
-// records it holds from its current generation.
+// openJournal opens (creating) the segments of the store at path and
+// returns the records they hold from their current generations. Read-only,
+// missing segments are skipped, and no segment at all is a nil journal.
 func openJournal(path string, readOnly bool) (*journal, []pendingRec, error) {
 	flag := os.O_RDWR | os.O_CREATE
 	if readOnly {
 		flag = os.O_RDONLY
 	}
-	f, err := os.OpenFile(path, flag, 0o600)
-	if readOnly && errors.Is(err, os.ErrNotExist) {
+	j := &journal{gen: uint64(time.Now().UnixNano())}
+	var recs []pendingRec
+	found := false
+	for i, p := range segmentPaths(path) {
+		f, err := os.OpenFile(p, flag, 0o600)
+		if readOnly && errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			j.close()
+			return nil, nil, fmt.Errorf("call log journal: %w", err)
+		}
+		j.files[i] = f
+		found = true
+		r, err := readFrames(f)
+		if err != nil {
+			j.close()
+			return nil, nil, fmt.Errorf("call log journal %s: %w", p, err)
+		}
+		recs = append(recs, r...)
+	}
+	if !found {
 		return nil, nil, nil
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("call log journal: %w", err)
-	}
-	recs, err := readFrames(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("call log journal %s: %w", path, err)
-	}
-	j := &journal{f: f, gen: uint64(time.Now().UnixNano())}
 	return j, recs, nil
 }
 
@@ -123,13 +150,27 @@ func readFrames(r io.ReaderAt) ([]pendingRec, error) {
 	}
 }
 
+// reset empties both segments (after their records were replayed).
+func (j *journal) reset() error {
+	for _, f := range j.files {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // append journals ops durably (one write, one fdatasync) and adds them to
 // pending.
 func (j *journal) append(ops []*op) error {
-	if _, err := j.f.WriteAt(j.encode(ops), j.off); err != nil {
+	f := j.files[j.active]
+	if _, err := f.WriteAt(j.encode(ops), j.off); err != nil {
 		return err
 	}
-	if err := fdatasync(j.f); err != nil {
+	if err := fdatasync(f); err != nil {
 		return err
 	}
 	j.off += int64(len(j.buf))
@@ -163,7 +204,7 @@ func (j *journal) encode(ops []*op) []byte {
 	return j.buf
 }
 
-// due reports whether pending should be committed to bbolt now.
+// due reports whether pending should be checkpointed now.
 func (j *journal) due(now time.Time) bool {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
@@ -174,33 +215,45 @@ func (j *journal) due(now time.Time) bool {
 func (j *journal) hasPending() bool {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	return len(j.pending) > 0
+	return len(j.pending) > 0 || j.sealed != nil
 }
 
-// snapshot returns the pending records (shared, read-only).
+// seal hands the active segment's records to a checkpoint and makes the
+// other segment active (a new generation from offset 0). It returns the
+// records to commit: the sealed ones still waiting after a failed
+// checkpoint if there are any (the segments do not switch then), else the
+// pending ones (nil when there are none).
+func (j *journal) seal() []pendingRec {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.sealed != nil || len(j.pending) == 0 {
+		return j.sealed
+	}
+	j.sealed, j.pending = j.pending, nil
+	j.active ^= 1
+	j.gen++
+	j.off = 0
+	return j.sealed
+}
+
+// committed drops the sealed records, now in bbolt.
+func (j *journal) committed() {
+	j.mu.Lock()
+	j.sealed = nil
+	j.mu.Unlock()
+}
+
+// snapshot returns the sealed and pending records (read-only).
 func (j *journal) snapshot() []pendingRec {
 	if j == nil {
 		return nil
 	}
 	j.mu.RLock()
 	defer j.mu.RUnlock()
-	return j.pending[:len(j.pending):len(j.pending)]
-}
-
-// checkpointed drops the first n pending records (now in bbolt) and starts
-// a new generation at offset 0 once nothing is pending.
-func (j *journal) checkpointed(n int) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	rest := make([]pendingRec, len(j.pending)-n)
-	copy(rest, j.pending[n:])
-	j.pending = rest
-	if len(rest) == 0 {
-		j.gen++
-		j.off = 0
-	} else {
-		j.since = time.Now()
+	if len(j.sealed) == 0 {
+		return j.pending[:len(j.pending):len(j.pending)]
 	}
+	return append(j.sealed[:len(j.sealed):len(j.sealed)], j.pending...)
 }
 
 // lookup returns a pending record's value.
@@ -234,8 +287,15 @@ func newestFirst(recs []pendingRec, upper key, haveUpper bool, lower key) []pend
 }
 
 func (j *journal) close() error {
-	if j == nil || j.f == nil {
+	if j == nil {
 		return nil
 	}
-	return j.f.Close()
+	var errs []error
+	for i, f := range j.files {
+		if f != nil {
+			errs = append(errs, f.Close())
+			j.files[i] = nil
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -110,6 +110,10 @@ type Store struct {
 	// j is the durable-append journal (sync mode), or, read-only, the
 	// records a crashed writer left in it; nil otherwise.
 	j *journal
+	// cpReq hands sealed journal records from the writer to the
+	// checkpointer, which answers on cpDone (sync mode; both buffered 1).
+	cpReq  chan []pendingRec
+	cpDone chan error
 	// running is set once the writer goroutine started.
 	running atomic.Bool
 	// ops recycles queue entries (each with its answer channel).
@@ -186,7 +190,7 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("call log metrics: %w", err)
 	}
-	if err := s.openJournal(path + journalSuffix); err != nil {
+	if err := s.openJournal(path); err != nil {
 		s.metrics.unregister(opts.Registerer)
 		_ = db.Close()
 		return nil, err
@@ -209,6 +213,11 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 	}
 	s.wg.Add(2)
 	s.running.Store(true)
+	if s.j != nil {
+		s.cpReq, s.cpDone = make(chan []pendingRec, 1), make(chan error, 1)
+		s.wg.Add(1)
+		go s.checkpointer()
+	}
 	go s.writer()
 	go s.pruner()
 	return s, nil
@@ -338,22 +347,39 @@ func (s *Store) writer() {
 	cp.Stop()
 	var lastCommit time.Duration
 	lastBatch := 0
+	cpBusy := false       // the checkpointer holds sealed records
+	var cpRetry time.Time // after a failed checkpoint, not before this
 	for {
 		var o *op
 		var ok bool
-		if s.j != nil && s.j.hasPending() {
+		var cpTick <-chan time.Time
+		var cpDone <-chan error
+		if cpBusy {
+			cpDone = s.cpDone
+		} else if s.j != nil && s.j.hasPending() {
 			cp.Reset(checkpointEvery)
-			select {
-			case o, ok = <-s.queue:
-			case <-cp.C:
-				_ = s.checkpoint() // logged; retried next round
-				continue
-			}
-			cp.Stop()
-		} else {
-			o, ok = <-s.queue
+			cpTick = cp.C
 		}
+		select {
+		case o, ok = <-s.queue:
+		case <-cpTick:
+			cpBusy = s.startCheckpoint()
+			continue
+		case err := <-cpDone:
+			cpBusy = false
+			if err != nil { // logged by the checkpointer
+				cpRetry = time.Now().Add(checkpointEvery)
+			}
+			continue
+		}
+		cp.Stop()
 		if !ok {
+			if cpBusy {
+				<-s.cpDone
+			}
+			if s.cpReq != nil {
+				close(s.cpReq)
+			}
 			_ = s.checkpoint() // logged; the journal keeps what failed
 			return
 		}
@@ -400,12 +426,38 @@ func (s *Store) writer() {
 		if len(records) > 0 {
 			lastCommit, lastBatch = s.writeRound(records), len(records)
 		}
-		if len(flushes) > 0 || (s.j != nil && s.j.due(time.Now())) {
+		if len(flushes) > 0 {
+			if cpBusy {
+				<-s.cpDone
+				cpBusy = false
+			}
 			err := s.checkpoint()
 			for _, o := range flushes {
 				o.done <- err
 			}
+		} else if now := time.Now(); !cpBusy && s.j != nil && now.After(cpRetry) && s.j.due(now) {
+			cpBusy = s.startCheckpoint()
 		}
+	}
+}
+
+// startCheckpoint seals the journal's records and hands them to the
+// checkpointer; it reports whether it did.
+func (s *Store) startCheckpoint() bool {
+	recs := s.j.seal()
+	if len(recs) == 0 {
+		return false
+	}
+	s.cpReq <- recs
+	return true
+}
+
+// checkpointer commits sealed journal records to bbolt, one request at a
+// time, while the writer goes on journaling.
+func (s *Store) checkpointer() {
+	defer s.wg.Done()
+	for recs := range s.cpReq {
+		s.cpDone <- s.commitSealed(recs)
 	}
 }
 
@@ -490,22 +542,34 @@ func opRecs(batch []*op) []pendingRec {
 	return recs
 }
 
-// checkpoint commits the journaled records to bbolt (one synced
-// transaction) and lets the journal start over. On failure the records stay
-// journaled and pending, and the next checkpoint tries again.
+// checkpoint commits every journaled record to bbolt now, in the writer
+// goroutine while no checkpointer request is out (flushes and Close). On
+// failure the records stay journaled and pending, and a later checkpoint
+// tries again.
 func (s *Store) checkpoint() error {
 	if s.j == nil {
 		return nil
 	}
-	recs := s.j.snapshot()
-	if len(recs) == 0 {
-		return nil
+	for range 2 { // sealed records left by a failed checkpoint, then pending
+		recs := s.j.seal()
+		if len(recs) == 0 {
+			return nil
+		}
+		if err := s.commitSealed(recs); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// commitSealed commits the journal's sealed records to bbolt and drops
+// them from the journal.
+func (s *Store) commitSealed(recs []pendingRec) error {
 	if err := s.commitRecs(recs, false); err != nil {
 		s.log.Error("call log: checkpoint failed; records stay in the journal", "records", len(recs), "err", err)
 		return err
 	}
-	s.j.checkpointed(len(recs))
+	s.j.committed()
 	return nil
 }
 
@@ -675,8 +739,7 @@ func (s *Store) openJournal(path string) error {
 		return err
 	}
 	if s.opts.ReadOnly {
-		j.f.Close()
-		j.f = nil
+		j.close()
 		j.pending = recs
 		s.j = j
 		return nil
@@ -687,11 +750,9 @@ func (s *Store) openJournal(path string) error {
 			return fmt.Errorf("call log %s: replaying %d journaled records: %w", path, len(recs), err)
 		}
 		s.log.Info("call log: replayed journaled records", "records", len(recs))
-		// Start the file over so they are not replayed again (if this
+		// Start the files over so they are not replayed again (if this
 		// fails they are replayed again next time, which is harmless).
-		if err := j.f.Truncate(0); err != nil {
-			s.log.Warn("call log: resetting the journal", "err", err)
-		} else if err := j.f.Sync(); err != nil {
+		if err := j.reset(); err != nil {
 			s.log.Warn("call log: resetting the journal", "err", err)
 		}
 	}

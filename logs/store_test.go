@@ -270,7 +270,7 @@ func TestCommitErrorSurfaces(t *testing.T) {
 	}
 	// Pull the files out from under the writer: every journal write and
 	// commit now fails.
-	if err := s.j.f.Close(); err != nil {
+	if err := s.j.close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.db.Close(); err != nil {
