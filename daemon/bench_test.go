@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"towerhook/logs"
 )
 
 // The loopback load benchmark (issue 5): the same client and concurrency
@@ -154,6 +156,41 @@ func BenchmarkLoopback(b *testing.B) {
 			b.Fatal(err)
 		}
 		srv := &http.Server{Handler: bareHandler()}
+		go srv.Serve(ln)
+		defer srv.Close()
+		loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+	})
+	// The bare handler plus a durable call-log record per request: how much
+	// of the gap is the durable log itself (an fsync'd group commit that
+	// every answer waits for).
+	b.Run("bare_durable_log", func(b *testing.B) {
+		store, err := logs.Open(filepath.Join(b.TempDir(), "towerhook.db"), logs.Options{Sync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		bare := bareHandler()
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+			if err != nil {
+				http.Error(w, "read", 400)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			rec := &logs.Record{
+				Webhook: "push", Endpoint: "push", Method: r.Method, HTTPStatus: 200,
+				RequestHeaders: logs.RedactHeaders(r.Header, nil), RequestPayload: body,
+			}
+			if err := store.Append(r.Context(), rec); err != nil {
+				b.Error(err)
+			}
+			bare.ServeHTTP(w, r)
+		})
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: handler}
 		go srv.Serve(ln)
 		defer srv.Close()
 		loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
