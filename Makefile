@@ -26,7 +26,7 @@ bench:
 
 # Loopback load comparison of a bare net/http HMAC handler and towerhook.
 bench-load:
-	$(GO) test -run '^$$' -bench 'Loopback' -benchtime 5s -count 3 ./daemon/
+	$(GO) test -run '^$$' -bench 'Loopback' -benchtime 3s -count 5 ./daemon/
 
 lint:
 	$(GO) vet $(PKGS)
@@ -35,6 +35,7 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzJSONBridge -fuzztime 60s ./lua/
+	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets
