@@ -165,15 +165,22 @@ func (c *callState) serve() {
 	}
 	status, msg, raw := func() (int, string, []byte) {
 		defer c.p.leave()
-		return c.runCode(payload, form)
+		return c.runCode(payload != nil, form)
 	}()
 	c.finish(status, msg, raw)
 }
 
-// runCode runs the authenticator and then the webhook; it returns the status
-// and the message (or a raw JSON message).
-func (c *callState) runCode(payload []byte, form map[string]string) (int, string, []byte) {
+// runCode runs the authenticator and then the webhook (jsonBody: the
+// payload is the body's JSON); it returns the status and the message (or a
+// raw JSON message).
+func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string, []byte) {
 	p, rt, r := c.p, c.rt, c.r
+	// One string of the body serves raw_data and payload of both calls.
+	rawData := string(c.body)
+	payload := ""
+	if jsonBody {
+		payload = rawData
+	}
 	lreq := lua.Request{
 		Method: r.Method, Path: r.URL.Path, Endpoint: c.endpoint,
 		Query: r.URL.RawQuery, RemoteAddr: c.rec.IPAddress, ID: c.reqID,
@@ -183,7 +190,7 @@ func (c *callState) runCode(payload []byte, form map[string]string) (int, string
 	ares := c.t.engine.Run(ctx, &lua.Call{
 		Kind: lua.KindAuthenticator, Script: auth.script,
 		Reference: auth.a.Reference, Name: auth.a.Name, Info: auth.info,
-		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: c.body,
+		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: rawData,
 		Request: lreq, Timeout: rt.timeout,
 	})
 	c.rec.LogLines = append(c.rec.LogLines, ares.LogLines...)
@@ -217,7 +224,7 @@ func (c *callState) runCode(payload []byte, form map[string]string) (int, string
 	res := c.t.engine.Run(ctx, &lua.Call{
 		Kind: lua.KindWebhook, Script: rt.script,
 		Reference: rt.wh.Reference, Name: rt.wh.Name, Info: rt.info,
-		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: c.body,
+		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: rawData,
 		Request: lreq, Timeout: rt.timeout, RunAs: rt.cred,
 	})
 	c.res = res
@@ -372,8 +379,8 @@ func buildPayload(r *http.Request, wh *definitions.Webhook, body []byte) ([]byte
 		return nil, firstValues(vals)
 	}
 	// The Lua bridge turns an empty or invalid body into {} (and the call
-	// log stores invalid JSON as a string), so the body is not scanned here.
-	// Passing the body slice itself lets Lua share it with raw_data.
+	// log stores invalid JSON as a string), so the body is not scanned here;
+	// runCode hands Lua one string of it for payload and raw_data.
 	return body, nil
 }
 

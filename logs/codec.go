@@ -72,8 +72,7 @@ const valueVersion = 1
 var errBadValue = errors.New("corrupt call-log value")
 
 func encodeValue(rec *Record) ([]byte, error) {
-	n := 1 + 3*binary.MaxVarintLen64 + 2*len(rec.Webhook) + 2*len(rec.Authenticator) + 512 + len(rec.RequestPayload)
-	b := make([]byte, 0, n)
+	b := make([]byte, 0, valueSize(rec))
 	b = append(b, valueVersion)
 	b = binary.AppendUvarint(b, uint64(max(rec.HTTPStatus, 0)))
 	b = binary.AppendUvarint(b, uint64(len(rec.Webhook)))
@@ -81,6 +80,24 @@ func encodeValue(rec *Record) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(rec.Authenticator)))
 	b = append(b, rec.Authenticator...)
 	return appendRecordJSON(b, rec), nil
+}
+
+// valueSize is a value's length when no string needs escaping (field
+// names, punctuation and numbers fit in the constant), so that encoding
+// allocates once.
+func valueSize(rec *Record) int {
+	n := 1 + 3*binary.MaxVarintLen64 + 2*len(rec.Webhook) + 2*len(rec.Authenticator) + 512 +
+		len(rec.ID) + len(rec.WebhookName) + len(rec.Endpoint) + len(rec.Method) +
+		len(rec.AuthenticationStatus) + len(rec.CodeStatus) + len(rec.ResultMessage) +
+		len(rec.ErrorMessage) + len(rec.RunAs) + len(rec.IPAddress) + len(rec.RequestID) +
+		len(rec.ConfigHash) + len(rec.RequestPayload)
+	for k, v := range rec.RequestHeaders {
+		n += len(k) + len(v) + 6
+	}
+	for _, l := range rec.LogLines {
+		n += len(l) + 3
+	}
+	return n
 }
 
 // header is the filterable prefix of a value; its slices alias the value.

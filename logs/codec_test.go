@@ -108,3 +108,18 @@ func FuzzAppendRecordJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestValueSizeCoversPlainRecords(t *testing.T) {
+	r := rec("push", 200)
+	r.ID = makeKey(1, 1).id()
+	r.RequestPayload = []byte(`{"a":[1,2,3],"b":"text"}`)
+	r.RequestHeaders = map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00ff"}
+	r.LogLines = []string{"one", "two"}
+	v, err := encodeValue(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v) > valueSize(r) {
+		t.Fatalf("value %d bytes, estimate %d: encoding reallocates", len(v), valueSize(r))
+	}
+}

@@ -81,14 +81,17 @@ type Call struct {
 	Name      string
 	// Extra fields exposed in the webhook/authenticator table (endpoint, method, ...).
 	Info map[string]string
-	// Payload is JSON text decoded straight into Lua tables (nil/empty -> {})
-	// when the code first reads payload. When Payload and RawData are the
-	// same slice, the text is converted to a Lua string once for both.
-	// PayloadForm, when non-nil, is used instead (first value per key).
-	Payload     []byte
+	// Payload is JSON text decoded straight into Lua tables (empty -> {})
+	// when the code first reads payload; strings without escapes share its
+	// memory. PayloadForm, when non-nil, is used instead (first value per
+	// key).
+	Payload     string
 	PayloadForm map[string]string
 	Headers     http.Header
-	RawData     []byte
+	// RawData is raw_data, the exact request body. Strings are immutable,
+	// so one conversion of the body serves every call of a request (and
+	// Payload, when it is the same text).
+	RawData string
 	Request     Request
 	// Timeout bounds the call (0: 10s).
 	Timeout time.Duration

@@ -25,7 +25,7 @@ if hmac.compare_digest(sig, expected) then
 else
   result = {allowed = false, http_code = 401, message = "Bad signature"}
 end`)
-	call := &Call{Kind: KindAuthenticator, Script: s, Reference: "gh", RawData: body,
+	call := &Call{Kind: KindAuthenticator, Script: s, Reference: "gh", RawData: string(body),
 		Headers: http.Header{"X-Hub-Signature-256": {sig}, "Content-Type": {"application/json"}}}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -52,7 +52,7 @@ if payload.ref == "refs/heads/main" and payload.repository.full_name == "org/app
 else
   result = {exit_code = 1, message = "skip"}
 end`)
-	call := &Call{Kind: KindWebhook, Script: s, Reference: "deploy", Payload: payload, RawData: payload}
+	call := &Call{Kind: KindWebhook, Script: s, Reference: "deploy", Payload: string(payload), RawData: string(payload)}
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -78,10 +78,10 @@ func BenchmarkRequestPair(b *testing.B) {
 	m := hmac.New(sha256.New, []byte("topsecret"))
 	m.Write(body)
 	hdr := http.Header{"X-Hub-Signature-256": {"sha256=" + hex.EncodeToString(m.Sum(nil))}, "Content-Type": {"application/json"}}
-	auth := &Call{Kind: KindAuthenticator, Reference: "gh", Payload: body, RawData: body, Headers: hdr, Script: mustCompile(b, `
+	auth := &Call{Kind: KindAuthenticator, Reference: "gh", Payload: string(body), RawData: string(body), Headers: hdr, Script: mustCompile(b, `
 local expected = "sha256=" .. hmac.new("topsecret", raw_data, "sha256"):hexdigest()
 result = {allowed = hmac.compare_digest(headers["X-Hub-Signature-256"] or "", expected)}`)}
-	hook := &Call{Kind: KindWebhook, Reference: "deploy", Payload: body, RawData: body, Headers: hdr, Script: mustCompile(b, `
+	hook := &Call{Kind: KindWebhook, Reference: "deploy", Payload: string(body), RawData: string(body), Headers: hdr, Script: mustCompile(b, `
 if payload.ref == "refs/heads/main" and payload.repository.full_name == "org/app" then
   result = {exit_code = 0, message = "deploying " .. payload.repository.full_name}
 else

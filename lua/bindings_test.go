@@ -22,7 +22,7 @@ local resp = requests.post(payload.url, {json = {a = 1}, params = {q = "x"}, tim
 assert(resp.status_code == 200 and resp.ok and resp.headers["content-type"] == "application/json")
 local j = resp:json()
 assert(j.got.a == 1 and j.q == "x")
-result.message = "ok"`, func(c *Call) { c.Payload = []byte(`{"url":"` + srv.URL + `/x"}`) })
+result.message = "ok"`, func(c *Call) { c.Payload = `{"url":"` + srv.URL + `/x"}` })
 	if r.Err != nil || r.Message != "ok" {
 		t.Fatalf("%+v", r)
 	}

@@ -152,9 +152,9 @@ assert(authenticator == nil)
 result.message = json.dumps(payload)
 `
 	r := run(t, e, KindWebhook, code, func(c *Call) {
-		c.Payload = []byte(`{"a":1,"big":9007199254740992,"s":"x","n":null,"arr":[1,2,[]]}`)
+		c.Payload = `{"a":1,"big":9007199254740992,"s":"x","n":null,"arr":[1,2,[]]}`
 		c.Headers = http.Header{"X-Hub-Signature-256": {"sig"}, "X-Multi": {"a", "b"}}
-		c.RawData = []byte("RAW")
+		c.RawData = "RAW"
 		c.Request = Request{Method: "POST", Path: "/p", Endpoint: "e", Query: "q=1", RemoteAddr: "1.2.3.4", ID: "rid"}
 		c.Info = map[string]string{"endpoint": "ep"}
 	})
@@ -165,7 +165,7 @@ result.message = json.dumps(payload)
 		t.Errorf("got %s want %s", r.Message, want)
 	}
 	for _, p := range []string{"", "not json", "[1,2]", "5"} {
-		r := run(t, e, KindAuthenticator, `assert(type(payload) == "table" or type(payload) == "number"); assert(authenticator.reference == "ref"); result.allowed = true`, func(c *Call) { c.Payload = []byte(p) })
+		r := run(t, e, KindAuthenticator, `assert(type(payload) == "table" or type(payload) == "number"); assert(authenticator.reference == "ref"); result.allowed = true`, func(c *Call) { c.Payload = p })
 		if r.Err != nil || !r.Allowed {
 			t.Errorf("payload %q: %+v", p, r)
 		}
@@ -328,7 +328,7 @@ func TestConcurrentAndClose(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
-				r := e.Run(context.Background(), &Call{Script: s, Payload: []byte(`{"n": 21}`)})
+				r := e.Run(context.Background(), &Call{Script: s, Payload: `{"n": 21}`})
 				if r.Err != nil || r.Message != "42" {
 					t.Errorf("%+v", r)
 					return
@@ -338,7 +338,7 @@ func TestConcurrentAndClose(t *testing.T) {
 	}
 	wg.Wait()
 	e.Close()
-	r := e.Run(context.Background(), &Call{Script: s, Payload: []byte(`{"n": 1}`)})
+	r := e.Run(context.Background(), &Call{Script: s, Payload: `{"n": 1}`})
 	if r.Err != nil || r.Message != "2" {
 		t.Fatalf("after close: %+v", r)
 	}

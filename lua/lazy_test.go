@@ -20,7 +20,7 @@ func TestLayoutMatches(t *testing.T) {
 // TestLazyVariables: the per-call variables behave as if they were set
 // before the code ran, although they are built on first access.
 func TestLazyVariables(t *testing.T) {
-	body := []byte(`{"a":1,"s":"x\u00e9","arr":[1,"2",{"k":[]}],"o":{}}`)
+	body := `{"a":1,"s":"x\u00e9","arr":[1,"2",{"k":[]}],"o":{}}`
 	hdr := http.Header{"X-Hub-Signature-256": {"sig"}, "X-Multi": {"a", "b"}, "x-raw": {"r"}}
 	for _, fast := range []bool{true, false} {
 		e := testEngine(t, Options{PoolSize: 1})
@@ -38,7 +38,7 @@ func TestLazyVariables(t *testing.T) {
 			{"payload replaced", KindWebhook, `payload = 5; assert(payload == 5)`, "", nil, nil},
 			{"payload shares raw_data", KindWebhook, `assert(payload.s == "x\195\169" and raw_data:sub(1, 6) == '{"a":1' and #payload.arr == 3 and payload.arr[3].k ~= nil)
 				assert(json.dumps(payload) == '{"a":1,"arr":[1,"2",{"k":[]}],"o":{},"s":"x\195\169"}')`, "", nil, nil},
-			{"payload separate bytes", KindWebhook, `assert(payload.a == 1 and raw_data == "other")`, "", func(c *Call) { c.RawData = []byte("other") }, nil},
+			{"payload separate bytes", KindWebhook, `assert(payload.a == 1 and raw_data == "other")`, "", func(c *Call) { c.RawData = "other" }, nil},
 			{"pairs payload", KindWebhook, `local n = 0 for k, v in pairs(payload) do n = n + 1 end assert(n == 4)
 				local m = 0 for i, v in ipairs(payload.arr) do m = m + 1 end assert(m == 3)`, "", nil, nil},
 			{"payload grows", KindWebhook, `payload.new = 1; payload.arr[4] = 4; assert(payload.new == 1 and #payload.arr == 4)
@@ -57,7 +57,7 @@ func TestLazyVariables(t *testing.T) {
 			{"headers read-only", KindWebhook, `headers.x = 1`, "read-only", nil, nil},
 			{"headers rawset", KindWebhook, `rawset(headers, "x", 1)`, "read-only", nil, nil},
 			{"headers metatable", KindWebhook, `assert(getmetatable(headers) == false); setmetatable(headers, nil)`, "protected", nil, nil},
-			{"auth never decodes", KindAuthenticator, `result.allowed = raw_data == "{not json"`, "", func(c *Call) { c.Payload = []byte("{not json"); c.RawData = c.Payload }, func(r *Result) bool { return r.Allowed }},
+			{"auth never decodes", KindAuthenticator, `result.allowed = raw_data == "{not json"`, "", func(c *Call) { c.Payload = "{not json"; c.RawData = c.Payload }, func(r *Result) bool { return r.Allowed }},
 			{"main chunk arg", KindWebhook, `assert(arg == nil); local function f(...) return arg.n end; assert(f(1, 2) == 2)`, "", nil, nil},
 			{"global nil key", KindWebhook, `_G[nil] = 1`, "index is nil", nil, nil},
 		} {
@@ -121,7 +121,7 @@ assert(getmetatable(_G) == false and string.rep("a", 2) == "aa")`
 	for g := 0; g < 4; g++ {
 		go func(g int) {
 			for i := 0; i < 100; i++ {
-				r := e.Run(context.Background(), &Call{Script: s, Payload: []byte(`{"n":` + string(rune('0'+g)) + `}`)})
+				r := e.Run(context.Background(), &Call{Script: s, Payload: `{"n":` + string(rune('0'+g)) + `}`})
 				if r.Err != nil || r.Message != string(rune('0'+g)) {
 					done <- r.Message + " " + errText(r.Err)
 					return

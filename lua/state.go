@@ -228,13 +228,7 @@ func (st *state) build(v lazyVar) glua.LValue {
 			}
 			return t
 		}
-		var src string
-		if sameBytes(call.Payload, call.RawData) {
-			src = string(st.rawData().(glua.LString))
-		} else {
-			src = string(call.Payload)
-		}
-		val, err := st.decodeJSONString(src)
+		val, err := st.decodeJSONString(call.Payload)
 		if err != nil || val == glua.LNil {
 			val = L.CreateTable(0, 0)
 		}
@@ -287,11 +281,6 @@ func (st *state) rawData() glua.LValue {
 		st.cur.raw = glua.LString(st.cur.call.RawData)
 	}
 	return st.cur.raw
-}
-
-// sameBytes reports whether a and b are the same memory (not just equal).
-func sameBytes(a, b []byte) bool {
-	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // headerIndex is the headers proxy's __index: a case-insensitive lookup
