@@ -92,7 +92,7 @@ type Call struct {
 	// so one conversion of the body serves every call of a request (and
 	// Payload, when it is the same text).
 	RawData string
-	Request     Request
+	Request Request
 	// Timeout bounds the call (0: 10s).
 	Timeout time.Duration
 	// RunAs is the user for subprocess.run (nil: the daemon's user).
