@@ -49,6 +49,9 @@ type pipeline struct {
 	metrics  *metrics
 	logger   *slog.Logger
 	appendFn appendFunc
+	// expect announces (+1) and withdraws (-1) a call-log record on its
+	// way (logs.Store.Expect); nil when nothing is logged.
+	expect func(int)
 }
 
 // ServeHTTP implements the public listener.
@@ -80,7 +83,12 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		AuthenticationStatus: logs.AuthNotRequired,
 		CodeStatus:           logs.CodeSkipped,
 	}
+	if p.expect != nil {
+		p.expect(1)
+		c.expecting = true
+	}
 	defer func() {
+		c.withdraw()
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
@@ -107,6 +115,16 @@ type callState struct {
 	body     []byte
 	res      *lua.Result
 	answered bool
+	// expecting: this call's record is announced to the call log.
+	expecting bool
+}
+
+// withdraw takes back the announcement of this call's record (once).
+func (c *callState) withdraw() {
+	if c.expecting {
+		c.expecting = false
+		c.p.expect(-1)
+	}
 }
 
 func (c *callState) serve() {
@@ -279,6 +297,7 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 	if rec.RequestPayload == nil {
 		rec.RequestPayload = json.RawMessage("{}")
 	}
+	c.withdraw()
 	if p.appendFn != nil {
 		// The request's context may be cancelled by a client that went away;
 		// the record must still be written.

@@ -11,8 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"towerhook/definitions"
+	"towerhook/logs"
+	"towerhook/lua"
 )
 
 const authsYAML = `cetmix_tower_yaml_version: 1
@@ -483,5 +490,86 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 		if got := appendJSONString(nil, s); string(got) != string(want) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
 		}
+	}
+}
+
+// Every call announces its record to the call log (logs.Store.Expect) and
+// withdraws it before the Append or when it ends early, panics included.
+func TestExpectAnnouncementsBalance(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.yaml": `cetmix_tower_yaml_version: 1
+records:
+- cetmix_tower_model: webhook
+  reference: ok
+  name: OK
+  endpoint: ok
+  authenticator_id:
+    cetmix_tower_model: webhook_authenticator
+    reference: open
+    name: Open
+    code: |
+      result = {allowed = true}
+  code: |
+    result = {exit_code = 0}
+- cetmix_tower_model: webhook
+  reference: boom
+  name: Boom
+  endpoint: boom
+  authenticator_id: open
+  code: |
+    error("boom")
+`})
+	set, err := definitions.LoadDir(dir, definitions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := buildTable(set, buildOptions{Logger: discardLogger(), DefaultTimeout: time.Second, LuaMetrics: lua.NewMetrics(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.close()
+	var cur atomic.Pointer[table]
+	cur.Store(tb)
+	var announced, most, appends atomic.Int64
+	p := newPipeline(DefaultOptions(), &cur, newMetrics(prometheus.NewRegistry()), discardLogger(),
+		func(context.Context, *logs.Record) error {
+			if announced.Load() != 0 {
+				t.Error("Append while this call's record is still announced")
+			}
+			appends.Add(1)
+			return nil
+		})
+	p.expect = func(n int) {
+		if v := announced.Add(int64(n)); v > most.Load() {
+			most.Store(v)
+		}
+	}
+	for _, tc := range []struct {
+		path string
+		body string
+		want int
+	}{
+		{"/cetmix_tower_webhooks/ok", `{}`, 200},
+		{"/cetmix_tower_webhooks/boom", `{}`, 500},
+		{"/cetmix_tower_webhooks/missing", `{}`, 404},
+		{"/elsewhere", ``, 404},
+	} {
+		rw := httptest.NewRecorder()
+		p.ServeHTTP(rw, httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body)))
+		if rw.Code != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.path, rw.Code, tc.want)
+		}
+		if n := announced.Load(); n != 0 {
+			t.Fatalf("%s: %d announcements left", tc.path, n)
+		}
+	}
+	if most.Load() != 1 || appends.Load() != 3 {
+		t.Fatalf("most announced %d, appends %d; want 1 and 3", most.Load(), appends.Load())
+	}
+	// A panic in the pipeline (here: the append hook) still withdraws.
+	p.appendFn = func(context.Context, *logs.Record) error { panic("hook") }
+	p.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/cetmix_tower_webhooks/ok", strings.NewReader(`{}`)))
+	if n := announced.Load(); n != 0 {
+		t.Fatalf("after a panic: %d announcements left", n)
 	}
 }

@@ -83,6 +83,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	rl.reload("startup")
 
 	p := newPipeline(o, &rl.current, m, logger, store.Append)
+	p.expect = store.Expect
 	var draining atomic.Bool
 	// A call runs the authenticator and the webhook, each within the code
 	// timeout (at most MaxCodeTimeout), then commits its call log record.

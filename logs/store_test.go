@@ -395,3 +395,34 @@ func TestPayloadCapAndRedaction(t *testing.T) {
 		})
 	}
 }
+
+// Announced records that never come (Expect without Append) only make a
+// loaded writer wait syncLinger per group; appends still complete.
+func TestExpectNeverHoldsAppends(t *testing.T) {
+	s := openTest(t, "", Options{Sync: true})
+	s.Expect(5)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 8; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				errs <- s.Append(ctx, rec("a", 200))
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Expect(-5)
+	if n := count(t, s); n != 64 {
+		t.Fatalf("%d records, want 64", n)
+	}
+}
