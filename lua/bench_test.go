@@ -99,3 +99,39 @@ end`)}
 		}
 	}
 }
+
+// BenchmarkLargePayload: a webhook reading three fields of a ~20 KB
+// GitHub-style push event, with payload projection (only the members the
+// code names become Lua tables) and without (the same code also mentions
+// payload as a value).
+func BenchmarkLargePayload(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"ref":"refs/heads/main","before":"6113728f27ae82c7b1a177c8d03f9e96e0adf246","after":"76ae82c7b1a177c8d03f9e96e0adf2466113728f",`)
+	sb.WriteString(`"repository":{"id":1296269,"full_name":"octocat/Hello-World","private":false`)
+	for i := 0; i < 80; i++ {
+		fmt.Fprintf(&sb, `,"url_%02d":"https://api.github.com/repos/octocat/Hello-World/things/%02d"`, i, i)
+	}
+	sb.WriteString(`},"pusher":{"name":"octocat","email":"octocat@github.com"},"commits":[`)
+	for i := 0; i < 20; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"id":"%040d","message":"Commit number %d\n\nWith a body.","timestamp":"2026-11-27T12:00:00Z","author":{"name":"Monalisa","email":"mona@github.com"},"added":[],"removed":[],"modified":["README.md","src/file_%d.go"]}`, i, i, i)
+	}
+	sb.WriteString(`]}`)
+	body := sb.String()
+	e := testEngine(b, Options{})
+	code := `result = {exit_code = 0, message = payload.ref .. " " .. payload.repository.full_name .. " by " .. payload.pusher.name}`
+	for _, tc := range []struct{ name, code string }{{"projected", code}, {"whole", code + "\nlocal _ = payload"}} {
+		b.Run(tc.name, func(b *testing.B) {
+			call := &Call{Kind: KindWebhook, Script: mustCompile(b, tc.code), Payload: body, RawData: body}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := e.Run(context.Background(), call); r.Err != nil || r.ExitCode != 0 {
+					b.Fatal(r.Err)
+				}
+			}
+		})
+	}
+}

@@ -29,6 +29,10 @@ type Script struct {
 	Name string
 	// proto is the precompiled function prototype (immutable once built).
 	proto *glua.FunctionProto
+	// payloadKeys are the only top-level payload members the code reads,
+	// when projected (see projection.go).
+	payloadKeys []string
+	projected   bool
 }
 
 // Compile parses and compiles code once. A syntax error is a *CompileError.
@@ -45,7 +49,8 @@ func Compile(name, code string) (*Script, error) {
 	// declares that local only in nested vararg functions), so do not let
 	// the VM build an unreachable {n = 0} table on every call.
 	proto.IsVarArg &^= glua.VarArgNeedsArg
-	return &Script{Name: name, proto: proto}, nil
+	keys, projected := payloadKeys(chunk)
+	return &Script{Name: name, proto: proto, payloadKeys: keys, projected: projected}, nil
 }
 
 func compileErr(err error, code string) *CompileError {

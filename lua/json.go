@@ -3,6 +3,7 @@ package lua
 import (
 	"errors"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"unicode/utf16"
@@ -245,43 +246,9 @@ func (d *jsonDecoder) lit(word string, v glua.LValue) (glua.LValue, error) {
 
 func (d *jsonDecoder) num() (glua.LValue, error) {
 	start := d.i
-	if d.b[d.i] == '-' {
-		d.i++
-	}
-	digits := d.i
-	if d.i < len(d.b) && d.b[d.i] == '0' {
-		d.i++
-	} else {
-		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			d.i++
-		}
-	}
-	if d.i == digits {
-		return nil, d.err("expecting value")
-	}
-	intEnd := d.i
-	if d.i < len(d.b) && d.b[d.i] == '.' {
-		d.i++
-		f := d.i
-		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			d.i++
-		}
-		if d.i == f {
-			return nil, d.err("invalid number")
-		}
-	}
-	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
-		d.i++
-		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
-			d.i++
-		}
-		f := d.i
-		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
-			d.i++
-		}
-		if d.i == f {
-			return nil, d.err("invalid number")
-		}
+	digits, intEnd, err := d.scanNumber()
+	if err != nil {
+		return nil, err
 	}
 	if d.i == intEnd && intEnd-digits <= 15 {
 		var n int64
@@ -301,6 +268,184 @@ func (d *jsonDecoder) num() (glua.LValue, error) {
 		return nil, d.err("invalid number")
 	}
 	return glua.LNumber(f), nil
+}
+
+// scanNumber moves past the number at d.i and returns where its integer
+// digits start and end.
+func (d *jsonDecoder) scanNumber() (digits, intEnd int, err error) {
+	if d.b[d.i] == '-' {
+		d.i++
+	}
+	digits = d.i
+	if d.i < len(d.b) && d.b[d.i] == '0' {
+		d.i++
+	} else {
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+	}
+	if d.i == digits {
+		return 0, 0, d.err("expecting value")
+	}
+	intEnd = d.i
+	if d.i < len(d.b) && d.b[d.i] == '.' {
+		d.i++
+		f := d.i
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+		if d.i == f {
+			return 0, 0, d.err("invalid number")
+		}
+	}
+	if d.i < len(d.b) && (d.b[d.i] == 'e' || d.b[d.i] == 'E') {
+		d.i++
+		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
+			d.i++
+		}
+		f := d.i
+		for d.i < len(d.b) && d.b[d.i] >= '0' && d.b[d.i] <= '9' {
+			d.i++
+		}
+		if d.i == f {
+			return 0, 0, d.err("invalid number")
+		}
+	}
+	return digits, intEnd, nil
+}
+
+// decodeJSONProjected decodes s like decodeJSONString, except that of a
+// top-level object only the members named in keys (sorted) become Lua
+// values: the others are checked and skipped. A document that is not an
+// object is decoded whole.
+func (st *state) decodeJSONProjected(s string, keys []string) (glua.LValue, error) {
+	d := jsonDecoder{st: st, b: s, stack: st.jstack[:0]}
+	v, err := d.projectedDocument(keys)
+	clear(d.stack)
+	st.jstack = d.stack[:0]
+	return v, err
+}
+
+func (d *jsonDecoder) projectedDocument(keys []string) (glua.LValue, error) {
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '{' {
+		return d.document()
+	}
+	d.i++
+	d.ws()
+	var t glua.LValue
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		t = d.st.L.CreateTable(0, 0)
+	} else {
+		for {
+			d.ws()
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
+				return glua.LNil, d.err("expecting property name enclosed in double quotes")
+			}
+			k, err := d.str()
+			if err != nil {
+				return glua.LNil, err
+			}
+			d.ws()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return glua.LNil, d.err("expecting ':' delimiter")
+			}
+			d.i++
+			if _, want := slices.BinarySearch(keys, k); want {
+				v, err := d.value(1)
+				if err != nil {
+					return glua.LNil, err
+				}
+				d.stack = append(d.stack, jsonMember{k: k, s: d.pending, v: v})
+			} else if err := d.skip(1); err != nil {
+				return glua.LNil, err
+			}
+			d.ws()
+			if d.i < len(d.b) && d.b[d.i] == ',' {
+				d.i++
+				continue
+			}
+			if d.i < len(d.b) && d.b[d.i] == '}' {
+				d.i++
+				t = d.popObject(0)
+				break
+			}
+			return glua.LNil, d.err("expecting ',' delimiter")
+		}
+	}
+	d.ws()
+	if d.i != len(d.b) {
+		return glua.LNil, d.err("extra data")
+	}
+	return t, nil
+}
+
+// skip checks the value at d.i as value would, without building it.
+func (d *jsonDecoder) skip(depth int) error {
+	if depth > jsonMaxDepth {
+		return errJSONDepth
+	}
+	d.ws()
+	if d.i >= len(d.b) {
+		return d.err("unexpected end of data")
+	}
+	switch c := d.b[d.i]; c {
+	case '{', '[':
+		d.i++
+		d.ws()
+		if d.i < len(d.b) && d.b[d.i] == c+2 { // '}' or ']'
+			d.i++
+			return nil
+		}
+		for {
+			if c == '{' {
+				d.ws()
+				if d.i >= len(d.b) || d.b[d.i] != '"' {
+					return d.err("expecting property name enclosed in double quotes")
+				}
+				if _, err := d.str(); err != nil {
+					return err
+				}
+				d.ws()
+				if d.i >= len(d.b) || d.b[d.i] != ':' {
+					return d.err("expecting ':' delimiter")
+				}
+				d.i++
+			}
+			if err := d.skip(depth + 1); err != nil {
+				return err
+			}
+			d.ws()
+			if d.i < len(d.b) && d.b[d.i] == ',' {
+				d.i++
+				continue
+			}
+			if d.i < len(d.b) && d.b[d.i] == c+2 {
+				d.i++
+				return nil
+			}
+			return d.err("expecting ',' delimiter")
+		}
+	case '"':
+		_, err := d.str()
+		return err
+	case 't':
+		_, err := d.lit("true", glua.LTrue)
+		return err
+	case 'f':
+		_, err := d.lit("false", glua.LFalse)
+		return err
+	case 'n':
+		_, err := d.lit("null", glua.LNil)
+		return err
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			_, _, err := d.scanNumber()
+			return err
+		}
+		return d.err("expecting value")
+	}
 }
 
 // str decodes a JSON string at d.i (which is '"').

@@ -228,7 +228,13 @@ func (st *state) build(v lazyVar) glua.LValue {
 			}
 			return t
 		}
-		val, err := st.decodeJSONString(call.Payload)
+		var val glua.LValue
+		var err error
+		if call.Script.projected {
+			val, err = st.decodeJSONProjected(call.Payload, call.Script.payloadKeys)
+		} else {
+			val, err = st.decodeJSONString(call.Payload)
+		}
 		if err != nil || val == glua.LNil {
 			val = L.CreateTable(0, 0)
 		}
