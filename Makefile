@@ -35,6 +35,7 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzJSONBridge -fuzztime 60s ./lua/
+	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 
 validate-examples:
