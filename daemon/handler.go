@@ -203,7 +203,11 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 		Method: r.Method, Path: r.URL.Path, Endpoint: c.endpoint,
 		Query: r.URL.RawQuery, RemoteAddr: c.rec.IPAddress, ID: c.reqID,
 	}
-	ctx := r.Context()
+	// A caller that hangs up does not stop the code (as in Tower, where the
+	// request runs to completion): a deploy must not die halfway because a
+	// provider's delivery timed out. The call's own timeout still applies,
+	// and the outcome is logged.
+	ctx := context.WithoutCancel(r.Context())
 	auth := rt.auth
 	ares := c.t.engine.Run(ctx, &lua.Call{
 		Kind: lua.KindAuthenticator, Script: auth.script,

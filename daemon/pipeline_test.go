@@ -573,3 +573,41 @@ records:
 		t.Fatalf("after a panic: %d announcements left", n)
 	}
 }
+
+// A caller that hangs up does not cancel the code: it runs to completion
+// within its own timeout, and the call is logged as a success.
+func TestCallerHangUpDoesNotStopCode(t *testing.T) {
+	d := startDaemon(t, map[string]string{"slow.yaml": `cetmix_tower_yaml_version: 1
+records:
+- cetmix_tower_model: webhook
+  reference: slow
+  name: Slow
+  endpoint: slow
+  timeout: 20
+  authenticator_id:
+    cetmix_tower_model: webhook_authenticator
+    reference: open
+    name: Open
+    code: |
+      result = {allowed = true}
+  code: |
+    local r = subprocess.run({"sleep", "0.5"})
+    result = {exit_code = r.returncode, message = "slept"}
+`}, nil)
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	resp, err := client.Post(d.pub+DefaultPrefix+"slow", "application/json", strings.NewReader(`{}`))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("the client did not time out (status %d)", resp.StatusCode)
+	}
+	var page struct {
+		Records []map[string]any `json:"records"`
+	}
+	eventually(t, 10*time.Second, "the slow call's record", func() bool {
+		getJSON(t, d.admin+"/api/v1/logs?webhook=slow", &page)
+		return len(page.Records) == 1
+	})
+	if rec := page.Records[0]; rec["code_status"] != "success" || rec["result_message"] != "slept" || rec["http_status"] != float64(200) {
+		t.Fatalf("record = %v", rec)
+	}
+}
