@@ -575,7 +575,8 @@ records:
 }
 
 // A caller that hangs up does not cancel the code: it runs to completion
-// within its own timeout, and the call is logged as a success.
+// within its own timeout (here a 1 s command, the caller gives up after
+// 0.3 s), and the call is logged as a success.
 func TestCallerHangUpDoesNotStopCode(t *testing.T) {
 	d := startDaemon(t, map[string]string{"slow.yaml": `cetmix_tower_yaml_version: 1
 records:
@@ -591,10 +592,10 @@ records:
     code: |
       result = {allowed = true}
   code: |
-    local r = subprocess.run({"sleep", "0.5"})
+    local r = subprocess.run({"sleep", "1"})
     result = {exit_code = r.returncode, message = "slept"}
 `}, nil)
-	client := &http.Client{Timeout: 100 * time.Millisecond}
+	client := &http.Client{Timeout: 300 * time.Millisecond}
 	resp, err := client.Post(d.pub+DefaultPrefix+"slow", "application/json", strings.NewReader(`{}`))
 	if err == nil {
 		resp.Body.Close()
