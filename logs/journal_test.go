@@ -206,3 +206,47 @@ func TestAppendsProceedDuringCheckpoint(t *testing.T) {
 		t.Fatalf("%d records after the flush, want %d", n, len(ids))
 	}
 }
+
+// A checkpoint that fails (bbolt unusable, as on a full disk) keeps the
+// records journaled and visible, and a restart replays them: none is lost.
+func TestFailedCheckpointLosesNothing(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "towerhook.db")
+	s := openTest(t, path, Options{Sync: true})
+	var ids []string
+	for i := 0; i < 3; i++ {
+		r := rec("a", 200)
+		if err := s.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.ID)
+	}
+	if err := s.db.Close(); err != nil { // every bbolt commit now fails
+		t.Fatal(err)
+	}
+	if err := s.flush(); err == nil {
+		t.Fatal("flush with a closed bbolt succeeded")
+	}
+	for _, id := range ids {
+		if _, err := s.Get(id); err != nil {
+			t.Fatalf("Get(%s) after a failed checkpoint: %v", id, err)
+		}
+	}
+	// Crash now and restart from the files.
+	crash := t.TempDir()
+	for _, name := range []string{"towerhook.db", "towerhook.db-wal", "towerhook.db-wal2"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(crash, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := openTest(t, filepath.Join(crash, "towerhook.db"), Options{Sync: true})
+	for _, id := range ids {
+		if !inBolt(t, c, id) {
+			t.Errorf("%s lost after a failed checkpoint and a restart", id)
+		}
+	}
+}
