@@ -44,6 +44,10 @@ type jsonDecoder struct {
 	// pending is the string that value returned as pending (a nil LValue), so
 	// that the enclosing table boxes all its strings with one allocation.
 	pending string
+	// projected: of a top-level object, only the members named in keys
+	// (sorted) are decoded; the others are checked and skipped.
+	projected bool
+	keys      []string
 }
 
 // jsonMember is one decoded object member (or array element: k unused).
@@ -172,11 +176,17 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 				return nil, d.err("expecting ':' delimiter")
 			}
 			d.i++
-			v, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
+			if depth == 0 && d.projected && !slices.Contains(d.keys, k) {
+				if err := d.skip(depth + 1); err != nil {
+					return nil, err
+				}
+			} else {
+				v, err := d.value(depth + 1)
+				if err != nil {
+					return nil, err
+				}
+				d.stack = append(d.stack, jsonMember{k: k, s: d.pending, v: v})
 			}
-			d.stack = append(d.stack, jsonMember{k: k, s: d.pending, v: v})
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -319,66 +329,11 @@ func (d *jsonDecoder) scanNumber() (digits, intEnd int, err error) {
 // values: the others are checked and skipped. A document that is not an
 // object is decoded whole.
 func (st *state) decodeJSONProjected(s string, keys []string) (glua.LValue, error) {
-	d := jsonDecoder{st: st, b: s, stack: st.jstack[:0]}
-	v, err := d.projectedDocument(keys)
+	d := jsonDecoder{st: st, b: s, stack: st.jstack[:0], projected: true, keys: keys}
+	v, err := d.document()
 	clear(d.stack)
 	st.jstack = d.stack[:0]
 	return v, err
-}
-
-func (d *jsonDecoder) projectedDocument(keys []string) (glua.LValue, error) {
-	d.ws()
-	if d.i >= len(d.b) || d.b[d.i] != '{' {
-		return d.document()
-	}
-	d.i++
-	d.ws()
-	var t glua.LValue
-	if d.i < len(d.b) && d.b[d.i] == '}' {
-		d.i++
-		t = d.st.L.CreateTable(0, 0)
-	} else {
-		for {
-			d.ws()
-			if d.i >= len(d.b) || d.b[d.i] != '"' {
-				return glua.LNil, d.err("expecting property name enclosed in double quotes")
-			}
-			k, err := d.str()
-			if err != nil {
-				return glua.LNil, err
-			}
-			d.ws()
-			if d.i >= len(d.b) || d.b[d.i] != ':' {
-				return glua.LNil, d.err("expecting ':' delimiter")
-			}
-			d.i++
-			if _, want := slices.BinarySearch(keys, k); want {
-				v, err := d.value(1)
-				if err != nil {
-					return glua.LNil, err
-				}
-				d.stack = append(d.stack, jsonMember{k: k, s: d.pending, v: v})
-			} else if err := d.skip(1); err != nil {
-				return glua.LNil, err
-			}
-			d.ws()
-			if d.i < len(d.b) && d.b[d.i] == ',' {
-				d.i++
-				continue
-			}
-			if d.i < len(d.b) && d.b[d.i] == '}' {
-				d.i++
-				t = d.popObject(0)
-				break
-			}
-			return glua.LNil, d.err("expecting ',' delimiter")
-		}
-	}
-	d.ws()
-	if d.i != len(d.b) {
-		return glua.LNil, d.err("extra data")
-	}
-	return t, nil
 }
 
 // skip checks the value at d.i as value would, without building it.
