@@ -176,17 +176,7 @@ func TestAppendsProceedDuringCheckpoint(t *testing.T) {
 	}
 	// Crash now: copy the files as they are (bbolt's file holds only
 	// committed pages) and open the copy.
-	crash := t.TempDir()
-	for _, name := range []string{"towerhook.db", "towerhook.db-wal", "towerhook.db-wal2"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(crash, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := openTest(t, filepath.Join(crash, "towerhook.db"), Options{Sync: true})
+	c := openCrashCopy(t, dir)
 	for _, id := range ids {
 		if !inBolt(t, c, id) {
 			t.Errorf("%s lost in the crash copy", id)
@@ -233,20 +223,30 @@ func TestFailedCheckpointLosesNothing(t *testing.T) {
 		}
 	}
 	// Crash now and restart from the files.
-	crash := t.TempDir()
-	for _, name := range []string{"towerhook.db", "towerhook.db-wal", "towerhook.db-wal2"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(crash, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := openTest(t, filepath.Join(crash, "towerhook.db"), Options{Sync: true})
+	c := openCrashCopy(t, dir)
 	for _, id := range ids {
 		if !inBolt(t, c, id) {
 			t.Errorf("%s lost after a failed checkpoint and a restart", id)
 		}
 	}
+}
+
+// openCrashCopy copies the store in dir (towerhook.db and its journal
+// segments) as the files are now, as a crash would leave them, and opens
+// the copy for writing (which replays the journal).
+func openCrashCopy(t *testing.T, dir string) *Store {
+	t.Helper()
+	crash := t.TempDir()
+	path := filepath.Join(dir, "towerhook.db")
+	segs := segmentPaths(path)
+	for _, src := range []string{path, segs[0], segs[1]} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(crash, filepath.Base(src)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return openTest(t, filepath.Join(crash, "towerhook.db"), Options{Sync: true})
 }
