@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,6 +89,51 @@ func BenchmarkAppendDurable(b *testing.B) {
 // BenchmarkAppendAsync: async mode, 32 callers. Target >= 60 000 records/s.
 func BenchmarkAppendAsync(b *testing.B) {
 	benchAppend(b, Options{Sync: false, QueueSize: 16384}, nil)
+}
+
+// BenchmarkAppendLatency: Append's latency with 32 callers that each do
+// 2 ms of other work between records (as requests do), sync mode; the
+// tail shows whether checkpoints hold up durable appends.
+func BenchmarkAppendLatency(b *testing.B) {
+	s, err := Open(filepath.Join(b.TempDir(), "towerhook.db"), Options{Sync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	lat := make([]time.Duration, 0, b.N)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for next.Add(1) <= int64(b.N) {
+				r := benchRecord("a", 200)
+				start := time.Now()
+				if err := s.Append(context.Background(), r); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(start))
+				time.Sleep(2 * time.Millisecond)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	slices.Sort(lat)
+	for _, q := range []struct {
+		name string
+		at   int
+	}{{"p50-µs", len(lat) / 2}, {"p99-µs", len(lat) * 99 / 100}, {"p99.9-µs", len(lat) * 999 / 1000}} {
+		b.ReportMetric(float64(lat[q.at].Microseconds()), q.name)
+	}
 }
 
 // optionSets are the bbolt settings compared by BenchmarkBoltOptions and
