@@ -78,16 +78,16 @@ func benchClient() *http.Client {
 }
 
 // loadRun drives url with 32 concurrent clients for b.N POSTs of the
-// signed GitHub-like payload.
-func loadRun(b *testing.B, url string) {
+// signed GitHub-like payload and returns req/s.
+func loadRun(b *testing.B, url string) float64 {
 	body := benchPayload()
 	b.SetBytes(int64(len(body)))
-	loadPost(b, url, body, map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)})
+	return loadPost(b, url, body, map[string]string{"Content-Type": "application/json", "X-Hub-Signature-256": sign(body)})
 }
 
 // loadPost posts body with headers to url from 32 concurrent clients and
-// reports req/s; every answer must be 200.
-func loadPost(b *testing.B, url string, body []byte, headers map[string]string) {
+// reports (and returns) req/s; every answer must be 200.
+func loadPost(b *testing.B, url string, body []byte, headers map[string]string) float64 {
 	const clients = 32
 	client := benchClient()
 	var next atomic.Int64
@@ -119,12 +119,14 @@ func loadPost(b *testing.B, url string, body []byte, headers map[string]string) 
 	}
 	wg.Wait()
 	wall, cpu := time.Since(start), processCPU()-cpu0
-	b.ReportMetric(float64(b.N)/wall.Seconds(), "req/s")
-	// CPU time of the whole process (client included) per request: less
-	// noisy than req/s on a shared machine, and with busy% it tells a CPU
-	// bound from a latency bound.
+	rate := float64(b.N) / wall.Seconds()
+	b.ReportMetric(rate, "req/s")
+	// CPU time of the whole process (client included, child processes
+	// not) per request, and the share of the machine's CPUs it used: with
+	// busy% well under 100 the rate is bound by waiting (fsyncs), not CPU.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/req")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(runtime.NumCPU()), "busy%")
+	return rate
 }
 
 // processCPU returns the user plus system CPU time the process has used.
@@ -164,6 +166,15 @@ func startBenchDaemon(b *testing.B, sync bool) *testDaemon {
 }
 
 func BenchmarkLoopback(b *testing.B) {
+	// Each row after the first also reports its rate as a percentage of
+	// the bare handler's in the same run (%bare): the machine's speed
+	// drifts between runs, so ratios are only fair within one.
+	var bare float64
+	ofBare := func(b *testing.B, rate float64) {
+		if bare > 0 {
+			b.ReportMetric(100*rate/bare, "%bare")
+		}
+	}
 	// The bare handlers run with Go's defaults, towerhook as serve runs it
 	// (TuneRuntime).
 	b.Run("bare", func(b *testing.B) {
@@ -174,7 +185,7 @@ func BenchmarkLoopback(b *testing.B) {
 		srv := &http.Server{Handler: bareHandler()}
 		go srv.Serve(ln)
 		defer srv.Close()
-		loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+		bare = loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
 	})
 	// The bare handler plus a durable call-log record per request: how much
 	// of the gap is the durable log itself (an fsync'd group commit that
@@ -209,7 +220,7 @@ func BenchmarkLoopback(b *testing.B) {
 		srv := &http.Server{Handler: handler}
 		go srv.Serve(ln)
 		defer srv.Close()
-		loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+		ofBare(b, loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push"))
 	})
 	// The bare handler plus the smallest durable group commit there is
 	// (groupSync: the body appended to a preallocated file, one fdatasync
@@ -241,17 +252,17 @@ func BenchmarkLoopback(b *testing.B) {
 		srv := &http.Server{Handler: handler}
 		go srv.Serve(ln)
 		defer srv.Close()
-		loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+		ofBare(b, loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push"))
 	})
 	b.Run("towerhook_durable", func(b *testing.B) {
 		defer TuneRuntime(os.Getenv)()
 		d := startBenchDaemon(b, true)
-		loadRun(b, d.pub+DefaultPrefix+"push")
+		ofBare(b, loadRun(b, d.pub+DefaultPrefix+"push"))
 	})
 	b.Run("towerhook_async", func(b *testing.B) {
 		defer TuneRuntime(os.Getenv)()
 		d := startBenchDaemon(b, false)
-		loadRun(b, d.pub+DefaultPrefix+"push")
+		ofBare(b, loadRun(b, d.pub+DefaultPrefix+"push"))
 	})
 }
 
