@@ -1,8 +1,14 @@
 package logs
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Redacted replaces a credential or secret in stored headers.
@@ -18,6 +24,8 @@ var credentialHeaders = map[string]bool{
 	"Set-Cookie":          true,
 	"X-Api-Key":           true,
 	"X-Auth-Token":        true,
+	"X-Gitlab-Token":      true, // GitLab's webhook secret, sent in plain text
+	"Private-Token":       true, // GitLab's API token
 }
 
 // IsCredentialHeader reports whether the header name is one that is always
@@ -77,6 +85,75 @@ func redactCredentialMap(m map[string]string) map[string]string {
 	}
 	if out == nil {
 		return m
+	}
+	return out
+}
+
+// PayloadSecrets are the texts in which secret values can appear in a JSON
+// request payload: each value as is and as JSON string contents (escaped
+// by encoding/json with and without HTML escaping, and with "/" escaped as
+// "\/" the way PHP senders write it). Build it once per set of secrets.
+type PayloadSecrets [][]byte
+
+// NewPayloadSecrets returns the payload forms of secrets, longest first
+// (empty secrets are ignored).
+func NewPayloadSecrets(secrets []string) PayloadSecrets {
+	var forms PayloadSecrets
+	add := func(b []byte) {
+		if len(b) > 0 && !slices.ContainsFunc(forms, func(f []byte) bool { return bytes.Equal(f, b) }) {
+			forms = append(forms, b)
+		}
+	}
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		add([]byte(s))
+		html, _ := json.Marshal(s)
+		html = html[1 : len(html)-1]
+		add(html)
+		var plain bytes.Buffer
+		enc := json.NewEncoder(&plain)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(s)
+		b := bytes.TrimSuffix(plain.Bytes(), []byte("\n"))
+		add(b[1 : len(b)-1])
+		add(bytes.ReplaceAll(html, []byte("/"), []byte(`\/`)))
+		add(asciiEscaped(html))
+	}
+	slices.SortStableFunc(forms, func(a, b []byte) int { return len(b) - len(a) })
+	return forms
+}
+
+// asciiEscaped writes every non-ASCII character of the JSON string
+// contents b as a \uXXXX escape (surrogate pairs above U+FFFF), as Python's
+// json.dumps does by default.
+func asciiEscaped(b []byte) []byte {
+	var out []byte
+	for _, r := range string(b) {
+		switch {
+		case r < utf8.RuneSelf:
+			out = append(out, byte(r))
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
+}
+
+// RedactPayload returns p with every secret form replaced by "*****". It
+// returns p itself when no secret occurs (the common case costs one scan
+// per form). A secret outside a JSON string can leave the text invalid
+// JSON; the store then keeps it as a string, as any invalid payload.
+func RedactPayload(p json.RawMessage, secrets PayloadSecrets) json.RawMessage {
+	out := p
+	for _, f := range secrets {
+		if bytes.Contains(out, f) {
+			out = bytes.ReplaceAll(out, f, []byte(Redacted))
+		}
 	}
 	return out
 }
