@@ -1,9 +1,12 @@
 package lua
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"runtime"
 	"sort"
 	"strings"
@@ -254,11 +257,20 @@ func cleanText(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
+// newMasker replaces every secret value, and the forms it takes in text
+// the runtime produces (see secretForms), with "*****".
 func newMasker(secrets []string) *strings.Replacer {
 	var ss []string
+	seen := map[string]bool{}
 	for _, s := range secrets {
-		if s != "" {
-			ss = append(ss, s)
+		if s == "" {
+			continue
+		}
+		for _, f := range secretForms(s) {
+			if f != "" && !seen[f] {
+				seen[f] = true
+				ss = append(ss, f)
+			}
 		}
 	}
 	if len(ss) == 0 {
@@ -271,6 +283,29 @@ func newMasker(secrets []string) *strings.Replacer {
 		args = append(args, s, "*****")
 	}
 	return strings.NewReplacer(args...)
+}
+
+// secretForms returns s as is, as the contents of a JSON string (escaped
+// with and without HTML escaping: a table message or json.dumps output),
+// and, for an http(s) URL whose path carries data (the token of a Slack,
+// Discord or Teams webhook URL), the URL without credentials and query
+// that requests errors quote.
+func secretForms(s string) []string {
+	forms := []string{s}
+	if b, err := json.Marshal(s); err == nil {
+		forms = append(forms, string(b[1:len(b)-1]))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(s) == nil {
+		t := strings.TrimSuffix(buf.String(), "\n")
+		forms = append(forms, t[1:len(t)-1])
+	}
+	if u, err := url.Parse(s); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && strings.Trim(u.Path, "/") != "" {
+		forms = append(forms, httpSafeURL(u))
+	}
+	return forms
 }
 
 func (e *Engine) maskString(s string) string {
