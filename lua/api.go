@@ -108,15 +108,16 @@ type Result struct {
 	TimedOut bool
 	// Allowed is the truthiness of result.allowed (authenticators).
 	Allowed bool
-	// ExitCode is result.exit_code; HasExitCode false when missing or not a number.
+	// ExitCode is result.exit_code; HasExitCode false when missing, not a number or not an integer.
 	ExitCode    int
 	HasExitCode bool
-	// Message is result.message: a string, or JSON text when it was a table
-	// (MessageJSON true). Empty when absent.
+	// Message is result.message: a string, or JSON text (MessageJSON true)
+	// when it was a table, a number, true or json.null. Empty when absent
+	// or false.
 	Message     string
 	MessageJSON bool
 	HasMessage  bool
-	// HTTPCode is result.http_code (0 when absent or outside 100..599).
+	// HTTPCode is result.http_code (0 when absent, not an integer or outside 200..599).
 	HTTPCode int
 	// Headers, Body and ContentType let a webhook answer verbatim.
 	Headers     map[string]string

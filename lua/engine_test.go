@@ -109,7 +109,7 @@ func TestResultProtocol(t *testing.T) {
 			return ""
 		}},
 		{"missing exit code", KindWebhook, `result = {message = 12}`, func(r *Result) string {
-			if r.HasExitCode || r.Message != "12" {
+			if r.HasExitCode || r.Message != "12" || !r.MessageJSON {
 				return "bad"
 			}
 			return ""

@@ -1,12 +1,17 @@
 package lua
 
 import (
+	"fmt"
 	"log/slog"
+	"math"
+	"math/big"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -195,6 +200,35 @@ func pyUnquote(s string, plus bool) string {
 	return string(b)
 }
 
+// pairCount returns n when t is a non-empty sequence (keys exactly 1..n)
+// whose every element is a table holding exactly [1] and [2]; else 0.
+func pairCount(t *glua.LTable) int {
+	n, ok := 0, true
+	t.ForEach(func(k, v glua.LValue) {
+		n++
+		if !ok {
+			return
+		}
+		p, isTable := v.(*glua.LTable)
+		if _, isNum := k.(glua.LNumber); !isNum || !isTable {
+			ok = false
+			return
+		}
+		elems := 0
+		p.ForEach(func(glua.LValue, glua.LValue) { elems++ })
+		ok = elems == 2 && p.RawGetInt(1) != glua.LNil && p.RawGetInt(2) != glua.LNil
+	})
+	if !ok {
+		return 0
+	}
+	for i := 1; i <= n; i++ {
+		if t.RawGetInt(i) == glua.LNil {
+			return 0
+		}
+	}
+	return n
+}
+
 func (st *state) openURLLib() *glua.LTable {
 	L := st.L
 	t := L.CreateTable(0, 8)
@@ -224,8 +258,7 @@ func (st *state) openURLLib() *glua.LTable {
 			}
 			return glua.LVAsString(L.ToStringMeta(v))
 		}
-		tb.ForEach(func(k, v glua.LValue) {
-			ks := str(k)
+		add := func(ks string, v glua.LValue) {
 			if sub, ok := v.(*glua.LTable); ok {
 				for i := 1; i <= sub.Len(); i++ {
 					items = append(items, kv{ks, str(sub.RawGetInt(i))})
@@ -233,8 +266,18 @@ func (st *state) openURLLib() *glua.LTable {
 				return
 			}
 			items = append(items, kv{ks, str(v)})
-		})
-		sort.SliceStable(items, func(i, j int) bool { return items[i].k < items[j].k })
+		}
+		if n := pairCount(tb); n > 0 {
+			// A sequence of {key, value} pairs, as Python's
+			// urlencode([("a", 1), ("a", 2)]): kept in order.
+			for i := 1; i <= n; i++ {
+				p := tb.RawGetInt(i).(*glua.LTable)
+				add(str(p.RawGetInt(1)), p.RawGetInt(2))
+			}
+		} else {
+			tb.ForEach(func(k, v glua.LValue) { add(str(k), v) })
+			sort.SliceStable(items, func(i, j int) bool { return items[i].k < items[j].k })
+		}
 		parts := make([]string, len(items))
 		for i, it := range items {
 			parts[i] = pyQuote(it.k, "", true) + "=" + pyQuote(it.v, "", true)
@@ -333,14 +376,28 @@ func (st *state) openLogger() *glua.LTable {
 		t.RawSetString(lv.name, L.NewFunction(func(L *glua.LState) int {
 			msg := L.ToStringMeta(L.Get(1)).String()
 			if n := L.GetTop(); n > 1 {
-				parts := []string{msg}
+				args := make([]glua.LValue, 0, n-1)
 				for i := 2; i <= n; i++ {
-					parts = append(parts, L.ToStringMeta(L.Get(i)).String())
+					args = append(args, L.Get(i))
 				}
-				msg = strings.Join(parts, " ")
+				// Python's logging formats msg % args; on failure, join.
+				formatted := ""
+				ok := false
+				if f, isStr := L.Get(1).(glua.LString); isStr {
+					formatted, ok = pyPercent(L, st.null, string(f), args, maxLogMsg)
+				}
+				if ok {
+					msg = formatted
+				} else {
+					parts := []string{msg}
+					for _, a := range args {
+						parts = append(parts, L.ToStringMeta(a).String())
+					}
+					msg = strings.Join(parts, " ")
+				}
 			}
-			if len(msg) > 64<<10 {
-				msg = msg[:64<<10] + "...(truncated)"
+			if len(msg) > maxLogMsg {
+				msg = msg[:maxLogMsg] + "...(truncated)"
 			}
 			msg = st.e.maskString(msg)
 			cs := st.cur
@@ -359,6 +416,279 @@ func (st *state) openLogger() *glua.LTable {
 		}))
 	}
 	return t
+}
+
+// maxLogMsg bounds a _logger message; longer ones are truncated.
+const maxLogMsg = 64 << 10
+
+// pySpec is one parsed % directive: flags, width and precision.
+type pySpec struct {
+	minus, plus, space, zero, alt bool
+	width, prec                   int
+	hasPrec                       bool
+}
+
+// pad returns head+body padded to the width, Python style: spaces on the
+// right with "-", zeros between head (sign, prefix) and body with "0",
+// else spaces on the left.
+func (sp pySpec) pad(head, body string) string {
+	fill := sp.width - utf8.RuneCountInString(head) - utf8.RuneCountInString(body)
+	switch {
+	case fill <= 0:
+		return head + body
+	case sp.minus:
+		return head + body + strings.Repeat(" ", fill)
+	case sp.zero:
+		return head + strings.Repeat("0", fill) + body
+	}
+	return strings.Repeat(" ", fill) + head + body
+}
+
+// sign is the sign Python writes before a number.
+func (sp pySpec) sign(neg bool) string {
+	switch {
+	case neg:
+		return "-"
+	case sp.plus:
+		return "+"
+	case sp.space:
+		return " "
+	}
+	return ""
+}
+
+// pyPercent is Python's format % args for %s, %r, %d, %i, %u, %f, %F, %e,
+// %E, %g, %G, %x, %X, %o and %%, with flags "-+ 0#", width, precision and
+// the ignored length modifiers h, l, L. Lua values print as Python would:
+// nil and null as None, booleans as True/False, the rest through tostring.
+// ok is false where Python raises (too few or too many arguments, a
+// non-number for a numeric directive, a non-integer for %x/%X/%o, an
+// unknown or incomplete directive) and when a width or precision exceeds
+// limit. Output past limit is not rendered, but the rest is still checked.
+func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LValue, limit int) (string, bool) {
+	var b strings.Builder
+	next := 0
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			j := strings.IndexByte(format[i:], '%')
+			if j < 0 {
+				j = len(format) - i
+			}
+			if b.Len() <= limit {
+				b.WriteString(format[i : i+j])
+			}
+			i += j - 1
+			continue
+		}
+		i++
+		if i < len(format) && format[i] == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		var sp pySpec
+	flags:
+		for ; i < len(format); i++ {
+			switch format[i] {
+			case '-':
+				sp.minus = true
+			case '+':
+				sp.plus = true
+			case ' ':
+				sp.space = true
+			case '0':
+				sp.zero = true
+			case '#':
+				sp.alt = true
+			default:
+				break flags
+			}
+		}
+		num := func() (int, bool) {
+			n := 0
+			for ; i < len(format) && format[i] >= '0' && format[i] <= '9'; i++ {
+				if n = n*10 + int(format[i]-'0'); n > limit {
+					return 0, false
+				}
+			}
+			return n, true
+		}
+		var ok bool
+		if sp.width, ok = num(); !ok {
+			return "", false
+		}
+		if i < len(format) && format[i] == '.' {
+			i++
+			sp.hasPrec = true
+			if sp.prec, ok = num(); !ok {
+				return "", false
+			}
+		}
+		for i < len(format) && (format[i] == 'h' || format[i] == 'l' || format[i] == 'L') {
+			i++
+		}
+		if i >= len(format) || next >= len(args) {
+			return "", false
+		}
+		s, ok := sp.render(L, null, format[i], args[next], b.Len() > limit)
+		if !ok {
+			return "", false
+		}
+		next++
+		b.WriteString(s)
+	}
+	if next != len(args) {
+		return "", false
+	}
+	return b.String(), true
+}
+
+// render formats one argument for verb; skip only checks it.
+func (sp pySpec) render(L *glua.LState, null glua.LValue, verb byte, v glua.LValue, skip bool) (string, bool) {
+	if verb == 's' || verb == 'r' {
+		if skip {
+			return "", true
+		}
+		var s string
+		switch x := v.(type) {
+		case *glua.LNilType:
+			s = "None"
+		case glua.LBool:
+			s = "False"
+			if x {
+				s = "True"
+			}
+		case glua.LString:
+			s = string(x)
+			if verb == 'r' {
+				s = pyRepr(s)
+			}
+		default:
+			if v == null {
+				s = "None"
+			} else {
+				s = L.ToStringMeta(v).String()
+			}
+		}
+		if sp.hasPrec && utf8.RuneCountInString(s) > sp.prec {
+			n := 0
+			for i := range s {
+				if n == sp.prec {
+					s = s[:i]
+					break
+				}
+				n++
+			}
+		}
+		sp.zero = false
+		return sp.pad("", s), true
+	}
+	n, isNum := v.(glua.LNumber)
+	if !isNum {
+		return "", false
+	}
+	f := float64(n)
+	switch verb {
+	case 'd', 'i', 'u', 'x', 'X', 'o':
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "", false
+		}
+		t := math.Trunc(f)
+		if t != f && verb != 'd' && verb != 'i' && verb != 'u' {
+			return "", false // %x of a float: "an integer is required"
+		}
+		if skip {
+			return "", true
+		}
+		base, prefix := 10, ""
+		switch verb {
+		case 'x':
+			base, prefix = 16, "0x"
+		case 'X':
+			base, prefix = 16, "0X"
+		case 'o':
+			base, prefix = 8, "0o"
+		}
+		if !sp.alt {
+			prefix = ""
+		}
+		var digits string
+		if a := math.Abs(t); a < 1<<63 {
+			digits = strconv.FormatUint(uint64(a), base)
+		} else {
+			bi, _ := new(big.Float).SetFloat64(a).Int(nil)
+			digits = bi.Text(base)
+		}
+		if verb == 'X' {
+			digits = strings.ToUpper(digits)
+		}
+		if sp.hasPrec && len(digits) < sp.prec {
+			digits = strings.Repeat("0", sp.prec-len(digits)) + digits
+		}
+		return sp.pad(sp.sign(t < 0)+prefix, digits), true
+	case 'f', 'F', 'e', 'E', 'g', 'G':
+		if skip {
+			return "", true
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			word := "inf"
+			if math.IsNaN(f) {
+				word = "nan"
+			}
+			if verb == 'F' || verb == 'E' || verb == 'G' {
+				word = strings.ToUpper(word)
+			}
+			return sp.pad(sp.sign(math.Signbit(f)), word), true
+		}
+		prec := 6
+		if sp.hasPrec {
+			prec = sp.prec
+		}
+		gf := "%." + strconv.Itoa(prec) + string(verb)
+		if sp.alt {
+			gf = "%#." + strconv.Itoa(prec) + string(verb)
+		}
+		return sp.pad(sp.sign(math.Signbit(f)), fmt.Sprintf(gf, math.Abs(f))), true
+	}
+	return "", false
+}
+
+// pyRepr is Python's repr of a str: single quotes (double when the text
+// holds ' but no "), with \\, \n, \r, \t and \x, \u, \U escapes for
+// characters Python does not print; invalid UTF-8 bytes show as \xNN.
+func pyRepr(s string) string {
+	q := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
+		q = '"'
+	}
+	const hexL = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+2)
+	b = append(b, q)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		c := s[i]
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, '\\', 'x', hexL[c>>4], hexL[c&15])
+		case c == q || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case unicode.IsPrint(r):
+			b = append(b, s[i:i+size]...)
+		case r < 0x100:
+			b = append(b, '\\', 'x', hexL[r>>4], hexL[r&15])
+		case r < 0x10000:
+			b = append(b, fmt.Sprintf("\\u%04x", r)...)
+		default:
+			b = append(b, fmt.Sprintf("\\U%08x", r)...)
+		}
+		i += size
+	}
+	return string(append(b, q))
 }
 
 func sortStrings(s []string) { sort.Strings(s) }

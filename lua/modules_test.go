@@ -2,8 +2,11 @@ package lua
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
+
+	glua "github.com/yuin/gopher-lua"
 )
 
 // TestModules checks each expression against its expected string value.
@@ -82,6 +85,16 @@ func TestModules(t *testing.T) {
 		{`urllib_parse.quote("a/b", "")`, "a%2Fb"},
 		{`urllib_parse.unquote("a%20b%zz%C3%A9")`, "a b%zzé"},
 		{`urllib_parse.urlencode({b = "x y", a = "1&"})`, "a=1%26&b=x+y"},
+		{`urllib_parse.urlencode({b = {"1", "2"}, a = 1, c = json.null})`, "a=1&b=1&b=2&c=None"}, // mapping: sorted, doseq
+		{`urllib_parse.urlencode({{"b", "1"}, {"a", "x y"}, {"b", 2}})`, "b=1&a=x+y&b=2"},        // pairs: in order
+		{`urllib_parse.urlencode({{"a", "1"}, {"a", "2"}})`, "a=1&a=2"},                          // pairs: repeated key
+		{`urllib_parse.urlencode({{"k", {"1", "2"}}})`, "k=1&k=2"},                               // pairs: a table value expands
+		{`urllib_parse.urlencode({{"a", "1"}, {"b", "2", "3"}})`, "1=a&1=1&2=b&2=2&2=3"},         // not all pairs: mapping
+		{`urllib_parse.urlencode({{"a", "1"}, x = "y"})`, "1=a&1=1&x=y"},                         // extra key: mapping
+		{`urllib_parse.urlencode({{"a", "1", z = 1}})`, "1=a&1=1"},                               // pair with extra key: mapping
+		{`urllib_parse.urlencode({[1] = {"a", "1"}, [3] = {"b", "2"}})`, "1=a&1=1&3=b&3=2"},      // hole: mapping
+		{`urllib_parse.urlencode({"a", "b"})`, "1=a&2=b"},                                        // sequence of strings: mapping
+		{`urllib_parse.urlencode({})`, ""},
 		{`urllib_parse.urlparse("https://u:p@Example.com:8443/p/a;x?q=1#frag").hostname`, "example.com"},
 		{`(function() local u = urllib_parse.urlparse("https://u:p@Example.com:8443/p/a;x?q=1#frag") return u.scheme .. "|" .. u.netloc .. "|" .. u.path .. "|" .. u.params .. "|" .. u.query .. "|" .. u.fragment .. "|" .. u.port end)()`, "https|u:p@Example.com:8443|/p/a|x|q=1|frag|8443"},
 		{`(function() local q = urllib_parse.parse_qs("a=1&a=2&b=x+y&c=") return q.a[1] .. q.a[2] .. q.b[1] .. tostring(q.c) end)()`, "12x ynil"},
@@ -159,4 +172,88 @@ func FuzzJSONBridge(f *testing.F) {
 			t.Fatalf("%q -> %q: %s != %s", in, out, a, b)
 		}
 	})
+}
+
+// TestPyPercent checks the Python-style % formatter used by _logger.
+func TestPyPercent(t *testing.T) {
+	e := testEngine(t, Options{})
+	st := e.newState()
+	defer st.L.Close()
+	S := func(s string) glua.LValue { return glua.LString(s) }
+	N := func(f float64) glua.LValue { return glua.LNumber(f) }
+	for _, tc := range []struct {
+		format string
+		args   []glua.LValue
+		limit  int
+		want   string
+		ok     bool
+	}{
+		{"%s is %d", []glua.LValue{S("x"), N(5)}, 0, "x is 5", true},
+		{"%s|%s|%s|%s|%s", []glua.LValue{glua.LNil, glua.LTrue, glua.LFalse, st.null, N(1.5)}, 0, "None|True|False|None|1.5", true},
+		{"%r %r %r %r", []glua.LValue{S("it's"), S("a\nb"), glua.LNil, N(42)}, 0, `"it's" 'a\nb' None 42`, true},
+		{"%r", []glua.LValue{S("a\"b'c\\\x01é")}, 0, `'a"b\'c\\\x01é'`, true},
+		{"%d %i %d", []glua.LValue{N(3.7), N(-3.7), N(1e20)}, 0, "3 -3 100000000000000000000", true},
+		{"%5.1f|%-6.2e|%g", []glua.LValue{N(3.14159), N(1234.5), N(1234567)}, 0, "  3.1|1.23e+03|1.23457e+06", true},
+		{"%10.4f|%-+8.2f|%08.3f", []glua.LValue{N(3.14159), N(2.5), N(-1.5)}, 0, "    3.1416|+2.50   |-001.500", true},
+		{"%E %G %F %f", []glua.LValue{N(12345.678), N(0.00001234), N(1.5), N(math.Inf(-1))}, 0, "1.234568E+04 1.234E-05 1.500000 -inf", true},
+		{"%x %X %#o %#x %#X", []glua.LValue{N(255), N(255), N(8), N(255), N(255)}, 0, "ff FF 0o10 0xff 0XFF", true},
+		{"%05d|%+d|% d|%-4d|%.3d", []glua.LValue{N(42), N(5), N(5), N(7), N(7)}, 0, "00042|+5| 5|7   |007", true},
+		{"%5s|%-5s|%.2s|%05s", []glua.LValue{S("ab"), S("ab"), S("abc"), S("ab")}, 0, "   ab|ab   |ab|   ab", true},
+		{"100%% done %s", []glua.LValue{S("ok")}, 0, "100% done ok", true},
+		{"%ld", []glua.LValue{N(5)}, 0, "5", true},
+		{"%s%s%d", []glua.LValue{S("aaaa"), S("bbbb"), N(1)}, 3, "aaaa", true}, // past limit: checked, not rendered
+		// Python would raise: the caller falls back.
+		{"%s %s", []glua.LValue{S("a")}, 0, "", false},
+		{"%s", []glua.LValue{S("a"), S("b")}, 0, "", false},
+		{"no directive", []glua.LValue{S("a")}, 0, "", false},
+		{"100%%", []glua.LValue{S("a")}, 0, "", false},
+		{"%d", []glua.LValue{S("5")}, 0, "", false},
+		{"%f", []glua.LValue{glua.LTrue}, 0, "", false},
+		{"%d", []glua.LValue{N(math.NaN())}, 0, "", false},
+		{"%x", []glua.LValue{N(1.5)}, 0, "", false},
+		{"%q", []glua.LValue{S("a")}, 0, "", false},
+		{"%(k)s", []glua.LValue{S("a")}, 0, "", false},
+		{"%*d", []glua.LValue{N(3), N(1)}, 0, "", false},
+		{"abc %", []glua.LValue{S("a")}, 0, "", false},
+		{"%5%", []glua.LValue{S("a")}, 0, "", false},
+		{"%70000s", []glua.LValue{S("a")}, 0, "", false},
+		{"%s%s%d", []glua.LValue{S("aaaa"), S("bbbb"), S("x")}, 3, "", false},
+	} {
+		limit := tc.limit
+		if limit == 0 {
+			limit = maxLogMsg
+		}
+		got, ok := pyPercent(st.L, st.null, tc.format, tc.args, limit)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%q: got %q, %v; want %q, %v", tc.format, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestLoggerFormat checks msg % args in _logger calls and the fallbacks.
+func TestLoggerFormat(t *testing.T) {
+	e := testEngine(t, Options{Secrets: []string{"s3cr3t"}})
+	for _, tc := range []struct{ code, want string }{
+		{`_logger.info("push to %s: %d commits", "main", 3)`, "INFO: push to main: 3 commits"},
+		{`_logger.warning("%r is %s", "x", nil)`, "WARNING: 'x' is None"},
+		{`_logger.info("ratio %.2f%%", 0.5 * 100)`, "INFO: ratio 50.00%"},
+		{`_logger.info("100% done")`, "INFO: 100% done"},        // no args: as is
+		{`_logger.info("100%% %s")`, "INFO: 100%% %s"},          // no args: as is
+		{`_logger.info("%s and %s", "a")`, "INFO: %s and %s a"}, // too few: joined
+		{`_logger.info("%s", "a", "b")`, "INFO: %s a b"},        // too many: joined
+		{`_logger.info("%d", "x")`, "INFO: %d x"},               // not a number: joined
+		{`_logger.info("a", 1)`, "INFO: a 1"},                   // no directive: joined
+		{`_logger.info(5, "%s")`, "INFO: 5 %s"},                 // not a string: joined
+		{`_logger.info("key %s", "s3cr3t")`, "INFO: key *****"}, // masked
+		{`_logger.info("%s", string.rep("x", 70000))`, "INFO: " + strings.Repeat("x", 64<<10) + "...(truncated)"},
+	} {
+		r := run(t, e, KindWebhook, tc.code, nil)
+		if r.Err != nil || len(r.LogLines) != 1 || r.LogLines[0] != tc.want {
+			got := strings.Join(r.LogLines, "|")
+			if len(got) > 200 {
+				got = got[:200] + "..."
+			}
+			t.Errorf("%s: got %q (err %v)", tc.code, got, r.Err)
+		}
+	}
 }

@@ -27,19 +27,29 @@ func (st *state) readResult(kind Kind, env *glua.LTable, res *Result) bool {
 	if kind == KindAuthenticator {
 		res.Allowed = glua.LVAsBool(rt.RawGetString("allowed"))
 	} else if n, ok := rt.RawGetString("exit_code").(glua.LNumber); ok {
+		// A non-integer (0.5) is no exit code: Python's 0.5 == 0 is false.
 		f := float64(n)
-		if !math.IsNaN(f) && math.Abs(f) < 1<<31 {
+		if f == math.Trunc(f) && math.Abs(f) < 1<<31 {
 			res.ExitCode, res.HasExitCode = int(f), true
 		}
 	}
-	if n, ok := rt.RawGetString("http_code").(glua.LNumber); ok && n >= 100 && n <= 599 {
+	// A final answer cannot be 1xx: net/http sends 100/103 as informational
+	// and then a 200, and 101 hangs the connection.
+	if n, ok := rt.RawGetString("http_code").(glua.LNumber); ok && n >= 200 && n <= 599 && n == glua.LNumber(math.Trunc(float64(n))) {
 		res.HTTPCode = int(n)
 	}
 	switch m := rt.RawGetString("message").(type) {
 	case *glua.LNilType:
 	case glua.LString:
 		res.Message, res.HasMessage = string(m), true
-	case *glua.LTable:
+	case glua.LBool:
+		// false is no message (the default text applies), as Python's
+		// `message or default` would have it; true is sent as JSON.
+		if m {
+			res.Message, res.MessageJSON, res.HasMessage = "true", true, true
+		}
+	case *glua.LTable, glua.LNumber:
+		// Sent as JSON, as Python's {"message": 42} would be.
 		b, err := st.encodeJSON(m, "")
 		if err != nil {
 			res.Err = errors.New("result.message: " + err.Error())
@@ -47,11 +57,11 @@ func (st *state) readResult(kind Kind, env *glua.LTable, res *Result) bool {
 		}
 		res.Message, res.MessageJSON, res.HasMessage = string(b), true, true
 	default:
-		if m == st.null {
-			res.Message, res.MessageJSON, res.HasMessage = "null", true, true
-		} else {
-			res.Message, res.HasMessage = m.String(), true
+		if m != st.null {
+			res.Err = errors.New("result.message: cannot be a " + m.Type().String())
+			return true
 		}
+		res.Message, res.MessageJSON, res.HasMessage = "null", true, true
 	}
 	if ht, ok := rt.RawGetString("headers").(*glua.LTable); ok {
 		ht.ForEach(func(k, v glua.LValue) {
