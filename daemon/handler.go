@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/netip"
@@ -65,6 +68,11 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.metrics.inFlight.Inc()
 	defer p.metrics.inFlight.Dec()
+	// net/http moves Host out of the header map; code and the call log see
+	// it among the headers, as Tower's do.
+	if r.Host != "" && r.Header != nil && len(r.Header["Host"]) == 0 {
+		r.Header["Host"] = []string{r.Host}
+	}
 
 	t := p.current.Load()
 	t.acquire()
@@ -82,6 +90,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ConfigHash:           t.hash,
 		AuthenticationStatus: logs.AuthNotRequired,
 		CodeStatus:           logs.CodeSkipped,
+		LogLines:             []string{},
 	}
 	if p.expect != nil {
 		p.expect(1)
@@ -133,6 +142,8 @@ func (c *callState) serve() {
 	rt := c.t.routes[definitions.RouteKey{Endpoint: c.endpoint, Method: r.Method}]
 	if rt == nil || !rt.wh.Active {
 		// As Tower: an unknown webhook counts as a failed authentication.
+		// No authenticator names trusted proxies here: the peer is the client.
+		c.rec.IPAddress = addrString(parseHostAddr(r.RemoteAddr))
 		c.rec.AuthenticationStatus = logs.AuthFailed
 		c.rec.ErrorMessage = msgNotFound
 		c.finish(http.StatusNotFound, msgNotFound, nil)
@@ -141,15 +152,20 @@ func (c *callState) serve() {
 	c.rt = rt
 	c.rec.Webhook, c.rec.WebhookName, c.rec.RunAs = rt.wh.Reference, rt.wh.Name, rt.wh.RunAs
 	c.rec.Authenticator = rt.auth.a.Reference
+	a := rt.auth.a
+	ip := clientIP(r, a.TrustedProxies)
+	c.rec.IPAddress = addrString(ip)
 
 	// Body: refuse early on Content-Length, then read at most maxBody+1.
 	if r.ContentLength > p.maxBody {
+		c.rec.ErrorMessage = msgTooLarge
 		c.finish(http.StatusRequestEntityTooLarge, msgTooLarge, nil)
 		return
 	}
 	body, err := readBody(r.Body, r.ContentLength, p.maxBody)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
+			c.rec.ErrorMessage = msgTooLarge
 			c.finish(http.StatusRequestEntityTooLarge, msgTooLarge, nil)
 			return
 		}
@@ -159,10 +175,7 @@ func (c *callState) serve() {
 	}
 	c.body = body
 
-	// Client address and allowlist, before any code runs.
-	a := rt.auth.a
-	ip := clientIP(r, a.TrustedProxies)
-	c.rec.IPAddress = ip.String()
+	// Allowlist, before any code runs.
 	if len(a.AllowedIPs) > 0 && !containsIP(a.AllowedIPs, ip) {
 		c.rec.AuthenticationStatus = logs.AuthFailed
 		c.rec.ErrorMessage = msgAddrDenied
@@ -172,7 +185,7 @@ func (c *callState) serve() {
 	}
 
 	payload, form := buildPayload(r, rt.wh, body)
-	c.rec.RequestPayload = payloadForLog(payload, form)
+	c.rec.RequestPayload = logs.RedactPayload(payloadForLog(payload, form), c.t.paySecrets)
 
 	// Global cap on concurrent code executions.
 	if !c.p.enter(r.Context()) {
@@ -278,7 +291,7 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 	if res.HasExitCode {
 		c.rec.ErrorMessage = "exit_code " + strconv.Itoa(res.ExitCode)
 	} else {
-		c.rec.ErrorMessage = "exit_code missing"
+		c.rec.ErrorMessage = "exit_code missing or not an integer"
 	}
 	status := http.StatusInternalServerError
 	if res.HTTPCode != 0 {
@@ -395,11 +408,13 @@ func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 // buildPayload returns JSON payload bytes or a form map (DESIGN section 3).
 func buildPayload(r *http.Request, wh *definitions.Webhook, body []byte) ([]byte, map[string]string) {
 	if r.Method == http.MethodGet {
-		return nil, firstValues(r.URL.Query())
+		return nil, parseQuery(r.URL.RawQuery)
 	}
 	if wh.ContentType == definitions.ContentForm {
-		vals, _ := url.ParseQuery(string(body))
-		return nil, firstValues(vals)
+		if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
+			return nil, multipartFields(body, params["boundary"])
+		}
+		return nil, parseQuery(string(body))
 	}
 	// The Lua bridge turns an empty or invalid body into {} (and the call
 	// log stores invalid JSON as a string), so the body is not scanned here;
@@ -407,14 +422,89 @@ func buildPayload(r *http.Request, wh *definitions.Webhook, body []byte) ([]byte
 	return body, nil
 }
 
-func firstValues(v url.Values) map[string]string {
-	m := make(map[string]string, len(v))
-	for k, vs := range v {
-		if len(vs) > 0 {
-			m[k] = vs[0]
+// parseQuery decodes a query string or urlencoded form, first value per
+// key, as leniently as werkzeug (which Tower uses): pairs are split on "&"
+// only, "+" is a space, and a malformed escape such as "%ZZ" stays as
+// written instead of dropping the pair.
+func parseQuery(s string) map[string]string {
+	m := map[string]string{}
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k = unescapeForm(k)
+		if _, ok := m[k]; !ok {
+			m[k] = unescapeForm(v)
 		}
 	}
 	return m
+}
+
+// unescapeForm decodes "+" and %XX escapes, keeping malformed escapes as
+// they are.
+func unescapeForm(s string) string {
+	if v, err := url.QueryUnescape(s); err == nil {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '+':
+			b.WriteByte(' ')
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}
+
+// multipartFields returns the text fields of a multipart/form-data body,
+// first value per name. File parts are left out (the code has them in
+// raw_data); a malformed body yields the fields read before the error.
+func multipartFields(body []byte, boundary string) map[string]string {
+	m := map[string]string{}
+	if boundary == "" {
+		return m
+	}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			return m
+		}
+		name := part.FormName()
+		if name == "" || part.FileName() != "" {
+			continue
+		}
+		if _, ok := m[name]; ok {
+			continue
+		}
+		v, err := io.ReadAll(part)
+		if err != nil {
+			return m
+		}
+		m[name] = string(v)
+	}
 }
 
 func payloadForLog(payload []byte, form map[string]string) json.RawMessage {
@@ -444,12 +534,17 @@ func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	for i := len(xff) - 1; i >= 0; i-- {
 		parts := strings.Split(xff[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
+			part := strings.TrimSpace(parts[j])
+			if part == "" {
+				continue // "a, , b" or a trailing comma
+			}
+			// A bare address, or with a port as some proxies (Azure
+			// Application Gateway) write it: 192.0.2.1:443, [2001:db8::1]:443.
+			a := parseHostAddr(part)
+			if !a.IsValid() {
 				// A garbled entry: stop trusting the chain here.
 				return client
 			}
-			a = a.Unmap().WithZone("")
 			client = a
 			if !containsIP(trusted, a) {
 				return a
@@ -459,6 +554,17 @@ func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	return client
 }
 
+// addrString is a's text, or "" when the address is unknown.
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// parseHostAddr parses "addr" or "addr:port" (IPv6 in brackets with a
+// port), unmapping IPv4-in-IPv6 and dropping zones; invalid text gives the
+// zero Addr.
 func parseHostAddr(s string) netip.Addr {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().Unmap().WithZone("")

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,6 +292,9 @@ func TestClientIP(t *testing.T) {
 		{"v6 proxy", "[2001:db8:ffff::1]:1", []string{"2001:db8:1::5"}, "2001:db8:1::5"},
 		{"garbage entry", "10.0.0.1:1", []string{"203.0.113.7, junk"}, "10.0.0.1"},
 		{"mapped in xff", "10.0.0.1:1", []string{"::ffff:203.0.113.9"}, "203.0.113.9"},
+		{"xff entry with port", "10.0.0.1:1", []string{"203.0.113.7:4431"}, "203.0.113.7"},
+		{"xff v6 entry with port", "10.0.0.1:1", []string{"[2001:db8:1::5]:443"}, "2001:db8:1::5"},
+		{"empty entries skipped", "10.0.0.1:1", []string{"203.0.113.7, ,10.1.1.1,"}, "203.0.113.7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -610,5 +614,119 @@ records:
 	})
 	if rec := page.Records[0]; rec["code_status"] != "success" || rec["result_message"] != "slept" || rec["http_status"] != float64(200) {
 		t.Fatalf("record = %v", rec)
+	}
+}
+
+// TestCallLogMasksSecretsInPayload: a secret sent in a JSON body, a form or a
+// query string is masked in the stored request_payload (DESIGN section 2).
+func TestCallLogMasksSecretsInPayload(t *testing.T) {
+	d := startDaemon(t, pipelineFiles(), withSecrets(t))
+	base := d.pub + DefaultPrefix
+	do(t, "POST", base+"ok", `{"name":"x","token":"s3cr3t-Value","url":"https:\/\/h\/s3cr3t-Value"}`, nil)
+	do(t, "POST", base+"former", "a=s3cr3t-Value&b=2", map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	do(t, "GET", base+"getter?q=s3cr3t-Value", "", nil)
+	for _, wh := range []string{"ok", "former", "getter"} {
+		var page struct {
+			Records []map[string]any `json:"records"`
+		}
+		getJSON(t, d.admin+"/api/v1/logs?webhook="+wh, &page)
+		if len(page.Records) != 1 {
+			t.Fatalf("%s: %d records", wh, len(page.Records))
+		}
+		b, _ := json.Marshal(page.Records[0])
+		if strings.Contains(string(b), "s3cr3t") {
+			t.Errorf("%s: secret stored: %s", wh, b)
+		}
+		if !strings.Contains(string(b), `"*****"`) {
+			t.Errorf("%s: no mask in %s", wh, b)
+		}
+	}
+}
+
+// TestCallLogEarlyAnswers: answers given before any code runs still log
+// the caller's address and why, and log_lines is a list.
+func TestCallLogEarlyAnswers(t *testing.T) {
+	d := startDaemon(t, pipelineFiles(), func(o *Options) {
+		withSecrets(t)(o)
+		o.MaxBody = 64
+	})
+	do(t, "POST", d.pub+DefaultPrefix+"nowhere", `{}`, nil)
+	do(t, "POST", d.pub+DefaultPrefix+"ok", `{"name":"`+strings.Repeat("x", 100)+`"}`, nil)
+	do(t, "POST", d.pub+DefaultPrefix+"ok", `{"name":"x"}`, nil)
+	var page struct {
+		Records []map[string]any `json:"records"`
+	}
+	getJSON(t, d.admin+"/api/v1/logs", &page)
+	if len(page.Records) != 3 {
+		t.Fatalf("records: %d", len(page.Records))
+	}
+	want := map[float64]string{404: "Webhook not found", 413: "Request body too large", 200: ""}
+	for _, r := range page.Records {
+		st, _ := r["http_status"].(float64)
+		if r["ip_address"] != "127.0.0.1" {
+			t.Errorf("%v: ip_address %v", st, r["ip_address"])
+		}
+		if r["error_message"] != want[st] {
+			t.Errorf("%v: error_message %q, want %q", st, r["error_message"], want[st])
+		}
+		if l, ok := r["log_lines"].([]any); !ok || len(l) != 0 {
+			t.Errorf("%v: log_lines %#v, want []", st, r["log_lines"])
+		}
+	}
+}
+
+// TestRequestPayloads: Host among the headers, multipart and lenient
+// urlencoded forms, lenient query strings.
+func TestRequestPayloads(t *testing.T) {
+	files := map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
+		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+		hook("host", "host", "open", "", `result.message = tostring(headers["Host"]) .. "|" .. tostring(headers.host)`) +
+		hook("form", "form", "open", "content_type: form", `result.message = json.dumps(payload)`) +
+		hook("query", "query", "open", "method: get", `result.message = json.dumps(payload)`)}
+	d := startDaemon(t, files, nil)
+	base := d.pub + DefaultPrefix
+	host := strings.TrimPrefix(d.pub, "http://")
+	if r := do(t, "POST", base+"host", `{}`, nil); r.Message != host+"|"+host {
+		t.Errorf("host: %v", r.Message)
+	}
+	var page struct {
+		Records []map[string]any `json:"records"`
+	}
+	getJSON(t, d.admin+"/api/v1/logs?webhook=host", &page)
+	if h, _ := page.Records[0]["request_headers"].(map[string]any); len(page.Records) != 1 || h["Host"] != host {
+		t.Errorf("logged headers: %v", page.Records)
+	}
+
+	multi := "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n" +
+		"--XyZ\r\nContent-Disposition: form-data; name=\"b\"\r\n\r\ntwo words\r\n" +
+		"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nsecond\r\n" +
+		"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\nContent-Type: text/plain\r\n\r\nfile body\r\n" +
+		"--XyZ--\r\n"
+	tests := []struct {
+		name, method, path, body, ctype, want string
+	}{
+		{"urlencoded", "POST", "form", "a=1&b=two+words&a=2", "application/x-www-form-urlencoded", `{"a":"1","b":"two words"}`},
+		{"malformed escape kept", "POST", "form", "c=%ZZ&d=%41&e", "application/x-www-form-urlencoded", `{"c":"%ZZ","d":"A","e":""}`},
+		{"semicolon is not a separator", "POST", "form", "a=1;b=2", "application/x-www-form-urlencoded", `{"a":"1;b=2"}`},
+		{"multipart", "POST", "form", multi, "multipart/form-data; boundary=XyZ", `{"a":"1","b":"two words"}`},
+		{"multipart, bad boundary", "POST", "form", multi, "multipart/form-data; boundary=nope", `{}`},
+		{"query", "GET", "query?x=1&y=%ZZ&x=2", "", "", `{"x":"1","y":"%ZZ"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h map[string]string
+			if tt.ctype != "" {
+				h = map[string]string{"Content-Type": tt.ctype}
+			}
+			r := do(t, tt.method, base+tt.path, tt.body, h)
+			var got, want any
+			if err := json.Unmarshal([]byte(fmt.Sprint(r.Message)), &got); err != nil {
+				t.Fatalf("%d %v", r.Status, r.Message)
+			}
+			json.Unmarshal([]byte(tt.want), &want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("payload %v, want %v", got, want)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"towerhook/definitions"
+	"towerhook/logs"
 	"towerhook/lua"
 )
 
@@ -23,6 +24,9 @@ type table struct {
 	engine *lua.Engine
 	hash   string
 	loaded time.Time
+	// paySecrets are the set's secret values as they can appear in a
+	// request payload, masked before it is logged.
+	paySecrets logs.PayloadSecrets
 
 	active  atomic.Int64
 	retired atomic.Bool
@@ -142,6 +146,7 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	t.paySecrets = logs.NewPayloadSecrets(set.SecretValues())
 	t.engine = lua.NewEngine(lua.Options{
 		Logger:                    o.Logger,
 		Secrets:                   set.SecretValues(),
