@@ -81,7 +81,7 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 	var errs definitions.Errors
 	// The one compile of every code (LoadDir was told to skip its stand-in
 	// check): errors read as LoadDir's would, file and line included.
-	compile := func(ref, file string, codeLine int, code string) *lua.Script {
+	compile := func(ref, file string, fileLine func(int) int, code string) *lua.Script {
 		s, err := lua.Compile(ref, code)
 		if err == nil {
 			return s
@@ -89,10 +89,10 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 		luaLine, msg := 1, err.Error()
 		var ce *lua.CompileError
 		if errors.As(err, &ce) && ce.Line > 0 {
-			luaLine = ce.Line
 			msg = strings.TrimPrefix(msg, fmt.Sprintf("line %d: ", ce.Line))
+			luaLine = definitions.LuaErrorLine(msg, ce.Line, code)
 		}
-		errs = append(errs, &definitions.Error{File: file, Line: codeLine + luaLine - 1, Reference: ref,
+		errs = append(errs, &definitions.Error{File: file, Line: fileLine(luaLine), Reference: ref,
 			Msg: definitions.LuaErrorText(msg, luaLine, set.SecretValues())})
 		return nil
 	}
@@ -106,7 +106,7 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 	for _, a := range set.Authenticators() {
 		t.auths[a.Reference] = &authRoute{
 			a:      a,
-			script: compile(a.Reference, a.File, a.CodeLine, a.Code),
+			script: compile(a.Reference, a.File, a.FileLine, a.Code),
 			info:   map[string]string{"reference": a.Reference, "name": a.Name},
 		}
 	}
@@ -114,7 +114,7 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 	for _, w := range set.Webhooks() {
 		r := &route{
 			wh:      w,
-			script:  compile(w.Reference, w.File, w.CodeLine, w.Code),
+			script:  compile(w.Reference, w.File, w.FileLine, w.Code),
 			auth:    t.auths[w.Authenticator.Reference],
 			timeout: w.Timeout,
 			info: map[string]string{

@@ -24,6 +24,9 @@ var endpointRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9_/-]*[A-Za-z0-9])?
 // yamlErrRe extracts the line from yaml.v3 syntax errors.
 var yamlErrRe = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// hintNoRecords tells how to write a file that has no records on purpose.
+const hintNoRecords = `(write "records: []" for a file with no records on purpose)`
+
 // Keys Tower exports (or Odoo adds) that towerhook accepts and ignores.
 var (
 	ignoredCommonKeys = map[string]bool{
@@ -46,9 +49,12 @@ type rawRecord struct {
 	name     string
 	code     string // secrets substituted
 	codeLine int
-	secrets  []string
-	values   []string // resolved secret values
-	missing  []string // unresolved secret refs (placeholders)
+	// codeLines, when set, is the file line each Lua line starts on (see
+	// codeLineMap); nil maps Lua line n to codeLine+n-1.
+	codeLines []int
+	secrets   []string
+	values    []string // resolved secret values
+	missing   []string // unresolved secret refs (placeholders)
 
 	// authenticator
 	allowed []netip.Prefix
@@ -80,6 +86,24 @@ type fileResult struct {
 	errs    []*Error     // file-level errors
 }
 
+// source is one file being decoded.
+type source struct {
+	name  string
+	data  []byte
+	split []string // data's lines, split on first use
+}
+
+// lines returns the file's lines without their line breaks.
+func (s *source) lines() []string {
+	if s.split == nil {
+		s.split = strings.Split(string(s.data), "\n")
+		for i, l := range s.split {
+			s.split[i] = strings.TrimSuffix(l, "\r")
+		}
+	}
+	return s.split
+}
+
 // decoder decodes the files of one load.
 type decoder struct {
 	secrets  *secretResolver
@@ -104,11 +128,16 @@ func (d *decoder) decodeFile(file string, data []byte) (res fileResult) {
 			res = fileResult{errs: []*Error{{File: file, Msg: fmt.Sprintf("cannot decode YAML: %v", r)}}}
 		}
 	}()
+	src := &source{name: file, data: data}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return res // empty file: no records
+			// No YAML document at all (nothing, blanks or comments): most
+			// likely a write or sync that was cut short. Loading it as "no
+			// records" would silently drop every webhook it held.
+			d.fileErr(&res, file, 1, "file is empty")
+			return res
 		}
 		d.yamlErr(&res, file, err)
 		return res
@@ -121,18 +150,18 @@ func (d *decoder) decodeFile(file string, data []byte) (res fileResult) {
 		d.yamlErr(&res, file, err)
 		return res
 	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 ||
+		(resolve(doc.Content[0]).Kind == yaml.ScalarNode && resolve(doc.Content[0]).Tag == "!!null") {
+		d.fileErr(&res, file, max(doc.Line, 1), "records: missing %s", hintNoRecords)
 		return res
 	}
 	top := resolve(doc.Content[0])
-	if top.Kind == yaml.ScalarNode && top.Tag == "!!null" {
-		return res
-	}
 	if top.Kind != yaml.MappingNode {
 		d.fileErr(&res, file, top.Line, "expected a mapping with cetmix_tower_yaml_version and records, got %s", kindName(top))
 		return res
 	}
 	var recordsNode *yaml.Node
+	recordsLine := 0
 	single := false
 	seen := map[string]int{}
 	for i := 0; i+1 < len(top.Content); i += 2 {
@@ -147,7 +176,7 @@ func (d *decoder) decodeFile(file string, data []byte) (res fileResult) {
 		case key == "cetmix_tower_yaml_version":
 			d.checkVersion(&res, file, v)
 		case key == "records":
-			recordsNode = v
+			recordsNode, recordsLine = v, k.Line
 		case key == "cetmix_tower_model":
 			single = true
 		case ignoredTopKeys[key]:
@@ -159,7 +188,7 @@ func (d *decoder) decodeFile(file string, data []byte) (res fileResult) {
 			d.fileErr(&res, file, top.Line, "a file has either records or a single top-level record, not both")
 			return res
 		}
-		if r := d.decodeRecord(file, top, "", true); r != nil {
+		if r := d.decodeRecord(src, top, "", true); r != nil {
 			res.records = append(res.records, r)
 		}
 		return res
@@ -174,7 +203,14 @@ func (d *decoder) decodeFile(file string, data []byte) (res fileResult) {
 			}
 		}
 	}
-	if recordsNode == nil || (recordsNode.Kind == yaml.ScalarNode && recordsNode.Tag == "!!null") {
+	// A file without records is an error unless it says so with
+	// "records: []": an empty file must not silently remove webhooks.
+	if recordsNode == nil {
+		d.fileErr(&res, file, top.Line, "records: missing %s", hintNoRecords)
+		return res
+	}
+	if recordsNode.Kind == yaml.ScalarNode && recordsNode.Tag == "!!null" {
+		d.fileErr(&res, file, recordsLine, "records: empty %s", hintNoRecords)
 		return res
 	}
 	if recordsNode.Kind != yaml.SequenceNode {
@@ -187,7 +223,7 @@ func (d *decoder) decodeFile(file string, data []byte) (res fileResult) {
 			d.fileErr(&res, file, item.Line, "record: expected a mapping, got %s", kindName(item))
 			continue
 		}
-		if r := d.decodeRecord(file, item, "", false); r != nil {
+		if r := d.decodeRecord(src, item, "", false); r != nil {
 			res.records = append(res.records, r)
 		}
 	}
@@ -224,8 +260,8 @@ func (d *decoder) checkVersion(res *fileResult, file string, v *yaml.Node) {
 // decodeRecord decodes one record mapping. wantModel, when set, is the model
 // the record must have (a nested authenticator may omit its model key).
 // top says the record is the file's top-level mapping (version keys allowed).
-func (d *decoder) decodeRecord(file string, n *yaml.Node, wantModel string, top bool) *rawRecord {
-	r := &rawRecord{file: file, line: n.Line, active: true, method: MethodPost, contentType: ContentJSON}
+func (d *decoder) decodeRecord(src *source, n *yaml.Node, wantModel string, top bool) *rawRecord {
+	r := &rawRecord{file: src.name, line: n.Line, active: true, method: MethodPost, contentType: ContentJSON}
 	// First pass: model and reference, so later errors can name the record.
 	model := wantModel
 	modelLine := n.Line
@@ -276,6 +312,7 @@ func (d *decoder) decodeRecord(file string, n *yaml.Node, wantModel string, top 
 	seen := map[string]int{}
 	var nameSeen, codeSeen, endpointSeen, authSeen bool
 	var codeNode *yaml.Node
+	codeKeyLine := 0
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
 		key := k.Value
@@ -304,7 +341,7 @@ func (d *decoder) decodeRecord(file string, n *yaml.Node, wantModel string, top 
 				continue
 			}
 			r.code = s
-			codeNode = v
+			codeNode, codeKeyLine = v, k.Line
 			continue
 		}
 		if top && (key == "cetmix_tower_yaml_version" || ignoredTopKeys[key]) {
@@ -375,7 +412,7 @@ func (d *decoder) decodeRecord(file string, n *yaml.Node, wantModel string, top 
 				}
 				r.timeout = t
 			case "authenticator_id":
-				authSeen = d.decodeAuthRef(r, v)
+				authSeen = d.decodeAuthRef(src, r, v)
 			default:
 				r.errf(k.Line, "unknown key %q", key)
 			}
@@ -396,7 +433,7 @@ func (d *decoder) decodeRecord(file string, n *yaml.Node, wantModel string, top 
 	if !codeSeen || strings.TrimSpace(r.code) == "" {
 		r.errf(n.Line, "missing required key \"code\"")
 	} else {
-		d.prepareCode(r, codeNode)
+		d.prepareCode(src, r, codeKeyLine, codeNode)
 	}
 	if model == ModelWebhook {
 		switch {
@@ -425,7 +462,7 @@ func (r *rawRecord) finishBad() *rawRecord {
 // decodeAuthRef decodes a webhook's authenticator_id: a reference string, a
 // {reference: x} pointer, or a nested authenticator record. It reports
 // whether a usable value was present.
-func (d *decoder) decodeAuthRef(r *rawRecord, v *yaml.Node) bool {
+func (d *decoder) decodeAuthRef(src *source, r *rawRecord, v *yaml.Node) bool {
 	r.authLine = v.Line
 	switch v.Kind {
 	case yaml.ScalarNode:
@@ -456,7 +493,7 @@ func (d *decoder) decodeAuthRef(r *rawRecord, v *yaml.Node) bool {
 			r.authRef = ref
 			return true
 		}
-		r.nested = d.decodeRecord(r.file, v, ModelAuthenticator, false)
+		r.nested = d.decodeRecord(src, v, ModelAuthenticator, false)
 		return true
 	default:
 		r.errf(v.Line, "authenticator_id: expected a reference or an authenticator record, got %s", kindName(v))
@@ -464,12 +501,10 @@ func (d *decoder) decodeAuthRef(r *rawRecord, v *yaml.Node) bool {
 	}
 }
 
-// prepareCode substitutes secrets and syntax-checks the code.
-func (d *decoder) prepareCode(r *rawRecord, n *yaml.Node) {
-	r.codeLine = n.Line
-	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		r.codeLine = n.Line + 1
-	}
+// prepareCode substitutes secrets and syntax-checks the code. keyLine is
+// the line of the code key, n its value.
+func (d *decoder) prepareCode(src *source, r *rawRecord, keyLine int, n *yaml.Node) {
+	r.codeLine, r.codeLines = codeLineMap(src, keyLine, n)
 	sub := d.secrets.substitute(r.code)
 	r.code, r.secrets, r.values, r.missing = sub.code, sub.refs, sub.values, sub.missing
 	for _, msg := range sub.errs {
@@ -481,7 +516,7 @@ func (d *decoder) prepareCode(r *rawRecord, n *yaml.Node) {
 	if p := checkLua(r.code, r.file); p != nil {
 		vals := append([]string(nil), r.values...)
 		sortSecretValues(vals)
-		r.errf(r.codeLine+p.line-1, "%s", LuaErrorText(p.msg, p.line, vals))
+		r.errf(codeFileLine(r.code, r.codeLine, r.codeLines, p.line), "%s", LuaErrorText(p.msg, p.line, vals))
 	}
 }
 

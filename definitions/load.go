@@ -185,8 +185,8 @@ func build(files []string, results []fileResult) (*Set, error) {
 
 	assignReferences(auths, ModelAuthenticator)
 	assignReferences(hooks, ModelWebhook)
-	authByRef := dedupe(auths, "authenticator", sameAuth)
-	dedupe(hooks, "webhook", sameWebhook)
+	authByRef := dedupe(auths, "authenticator", sameAuth, true)
+	dedupe(hooks, "webhook", sameWebhook, false)
 
 	routes := map[RouteKey]*rawRecord{}
 	for _, w := range hooks {
@@ -263,9 +263,14 @@ func assignReferences(recs []*rawRecord, model string) {
 	}
 }
 
-// dedupe maps references to their first definition; later identical
-// definitions point to it, different ones are errors naming both places.
-func dedupe(recs []*rawRecord, kind string, same func(a, b *rawRecord) bool) map[string]*rawRecord {
+// dedupe maps references to their first definition; every later definition
+// points to it. A later definition with different content is an error
+// naming both places; so is an identical one unless copies is set.
+// Authenticators allow copies: a Tower export nests the authenticator in
+// every webhook that uses it, so the same one appears in many files. A
+// webhook is defined once (DESIGN 2: a reference is unique per model across
+// the directory), so a copied file is an error, not a silent no-op.
+func dedupe(recs []*rawRecord, kind string, same func(a, b *rawRecord) bool, copies bool) map[string]*rawRecord {
 	byRef := make(map[string]*rawRecord, len(recs))
 	for _, r := range recs {
 		prev, ok := byRef[r.ref]
@@ -275,8 +280,12 @@ func dedupe(recs []*rawRecord, kind string, same func(a, b *rawRecord) bool) map
 			continue
 		}
 		r.canonical = prev
-		if !same(prev, r) {
+		switch {
+		case !same(prev, r):
 			r.errf(0, "%s %q is already defined at %s:%d with different content", kind, r.ref, prev.file, prev.line)
+		case !copies:
+			r.errf(0, "%s %q is already defined at %s:%d (an identical copy: a %s reference must be unique across the directory)",
+				kind, r.ref, prev.file, prev.line, kind)
 		}
 	}
 	return byRef
@@ -333,7 +342,7 @@ func assemble(files []string, auths, hooks []*rawRecord) *Set {
 		a := &Authenticator{
 			Reference: r.ref, Name: r.name, Code: r.code,
 			AllowedIPs: r.allowed, TrustedProxies: r.proxies,
-			File: r.file, Line: r.line, CodeLine: r.codeLine, Secrets: r.secrets,
+			File: r.file, Line: r.line, CodeLine: r.codeLine, Secrets: r.secrets, codeLines: r.codeLines,
 		}
 		authOf[r] = a
 		s.authByRef[a.Reference] = a
@@ -348,7 +357,7 @@ func assemble(files []string, auths, hooks []*rawRecord) *Set {
 			Reference: r.ref, Name: r.name, Active: r.active, Endpoint: r.endpoint,
 			Method: r.method, ContentType: r.contentType, Authenticator: authOf[r.auth],
 			RunAs: r.runAs, Timeout: r.timeout, Code: r.code,
-			File: r.file, Line: r.line, CodeLine: r.codeLine, Secrets: r.secrets,
+			File: r.file, Line: r.line, CodeLine: r.codeLine, Secrets: r.secrets, codeLines: r.codeLines,
 		}
 		s.webhooks = append(s.webhooks, w)
 		s.routes[RouteKey{w.Endpoint, w.Method}] = w
@@ -397,6 +406,7 @@ func hashSet(s *Set) string {
 		w.str(a.File)
 		w.int(int64(a.Line))
 		w.int(int64(a.CodeLine))
+		w.ints(a.codeLines)
 	}
 	w.int(int64(len(s.webhooks)))
 	for _, wh := range s.webhooks {
@@ -413,6 +423,7 @@ func hashSet(s *Set) string {
 		w.str(wh.File)
 		w.int(int64(wh.Line))
 		w.int(int64(wh.CodeLine))
+		w.ints(wh.codeLines)
 	}
 	w.int(int64(len(s.missingSecrets)))
 	for _, m := range s.missingSecrets {
@@ -428,6 +439,18 @@ type hashWriter struct {
 
 func (w *hashWriter) int(n int64) {
 	w.h.Write(w.buf[:binary.PutVarint(w.buf[:], n)])
+}
+
+// ints writes a length-prefixed list (a nil list as -1).
+func (w *hashWriter) ints(ns []int) {
+	if ns == nil {
+		w.int(-1)
+		return
+	}
+	w.int(int64(len(ns)))
+	for _, n := range ns {
+		w.int(int64(n))
+	}
 }
 
 func (w *hashWriter) str(s string) {

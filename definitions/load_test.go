@@ -3,6 +3,7 @@ package definitions
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	"go.yaml.in/yaml/v3"
 )
 
 // noEnv is an empty environment, so tests never see the host's secrets.
@@ -136,7 +138,64 @@ func TestLoadDirGood(t *testing.T) {
 				}
 			},
 		},
-		{dir: "empty_file", files: []string{"empty.yaml", "no_records.yaml"}},
+		{dir: "explicit_empty_records", files: []string{"no_records.yaml", "unversioned.yaml"}},
+		{
+			dir:      "authenticator_copies",
+			webhooks: []string{"first", "second"},
+			auths:    []string{"open"},
+			files:    []string{"a.yaml", "b.yaml"},
+			check: func(t *testing.T, s *Set) {
+				open, _ := s.Authenticator("open")
+				if open.File != "a.yaml" || open.Line != 3 {
+					t.Errorf("open defined at %s:%d, want the first copy a.yaml:3", open.File, open.Line)
+				}
+				for _, w := range s.Webhooks() {
+					if w.Authenticator != open {
+						t.Errorf("%s: authenticator %p, want the single %p", w.Reference, w.Authenticator, open)
+					}
+				}
+			},
+		},
+		{
+			dir:      "folded_code",
+			webhooks: []string{"folded", "quoted"},
+			auths:    []string{"open"},
+			files:    []string{"defs.yaml"},
+			check: func(t *testing.T, s *Set) {
+				open, _ := s.Authenticator("open")
+				folded, _ := s.Lookup("folded", MethodPost)
+				quoted, _ := s.Lookup("quoted", MethodPost)
+				tests := []struct {
+					name     string
+					code     string
+					codeLine int
+					fileLine func(int) int
+					wantCode string
+					wantLine int
+					want     []int // file line of Lua lines 1, 2, ...
+				}{
+					// Lines 7-8 fold into Lua line 1; the blank line 9 is the break.
+					{"open", open.Code, open.CodeLine, open.FileLine,
+						"local allowed = true local why = \"folded\"\nresult = {allowed = allowed}\n", 7, []int{7, 10, 10}},
+					// More-indented line 18 keeps its breaks; 19 and 20 fold to one break.
+					{"folded", folded.Code, folded.CodeLine, folded.FileLine,
+						"local t = {\n  1,\n}\nresult = {exit_code = 0}", 17, []int{17, 18, 19, 21, 21}},
+					// Escaped line breaks: only the code key's line is known.
+					{"quoted", quoted.Code, quoted.CodeLine, quoted.FileLine,
+						"local a = 1\nresult = {exit_code = 0}", 27, []int{27, 27}},
+				}
+				for _, tt := range tests {
+					if tt.code != tt.wantCode || tt.codeLine != tt.wantLine {
+						t.Errorf("%s: code %q at line %d, want %q at line %d", tt.name, tt.code, tt.codeLine, tt.wantCode, tt.wantLine)
+					}
+					for i, want := range tt.want {
+						if got := tt.fileLine(i + 1); got != want {
+							t.Errorf("%s: FileLine(%d) = %d, want %d", tt.name, i+1, got, want)
+						}
+					}
+				}
+			},
+		},
 		{
 			dir:      "generated_refs",
 			webhooks: []string{"hook_one", "hook_one_2"},
@@ -197,16 +256,34 @@ func TestLoadDirBad(t *testing.T) {
 		{"bad_timeout_negative", []string{`defs.yaml:13: hook: timeout: must be positive, got "-5"`}},
 		{"bad_timeout_string", []string{`defs.yaml:13: hook: timeout: expected seconds or a duration such as "30s", got "soon"`}},
 		{"bad_timeout_zero", []string{`defs.yaml:13: hook: timeout: must be positive, got "0"`}},
+		{"comment_only_file", []string{`defs.yaml:1: file is empty`}},
 		{"conflicting_authenticator", []string{`b.yaml:7: open: authenticator "open" is already defined at a.yaml:3 with different content`}},
 		{"conflicting_webhook", []string{`sub/b.yaml:3: hook: webhook "hook" is already defined at a.yaml:7 with different content`}},
 		{"double_slash_endpoint", []string{`defs.yaml:11: hook: endpoint "deploy//app": must not contain "//"`}},
 		{"duplicate_key", []string{`defs.yaml:13: hook: duplicate key "name" (first at line 9)`}},
+		{"duplicate_webhook", []string{`a.yaml:7: hook: webhook "hook" is already defined at a copy.yaml:7 (an identical copy: a webhook reference must be unique across the directory)`}},
 		{"duplicate_route", []string{`defs.yaml:17: two: endpoint "deploy" with method POST is already used by webhook "one" at defs.yaml:11`}},
+		{"empty_file", []string{`blank.yaml:1: file is empty`, `empty.yaml:1: file is empty`}},
 		{"empty_pointer", []string{`defs.yaml:10: hook: authenticator_id: a pointer needs a non-empty reference`}},
 		{"invalid_reference", []string{`defs.yaml:4: Open-Door: reference "Open-Door" is not valid`}},
 		{"invalid_yaml", []string{`defs.yaml:3: invalid YAML: did not find expected ',' or ']'`}},
 		{"ip_list_true", []string{`defs.yaml:6: open: allowed_ip_addresses: expected comma-separated IPs or CIDRs or false, got "true"`}},
 		{"lua_compile", []string{`defs.yaml:14: hook: lua syntax error: cannot use '...' outside a vararg function (lua line 2)`}},
+		{"lua_folded", []string{
+			`defs.yaml:10: folded: lua syntax error: syntax error near '=' (lua line 2)`,
+			`defs.yaml:21: more_indented: lua syntax error: syntax error near '=' (lua line 6)`,
+			// An indentation indicator defeats the line mapping: the code key's line.
+			`defs.yaml:26: indent_indicator: lua syntax error: syntax error near '=' (lua line 2)`,
+		}},
+		{"lua_goto", []string{
+			`defs.yaml:8: goto_nowhere: lua syntax error: no visible label 'nowhere' for <goto> at line 2 (lua line 2)`,
+			`defs.yaml:16: duplicate_label: lua syntax error: label 'again' already defined on line 1 (lua line 3)`,
+			`defs.yaml:21: into_scope: lua syntax error: <goto skip> at line 1 jumps into the scope of local 'v' (lua line 1)`,
+		}},
+		{"lua_quoted", []string{
+			`defs.yaml:6: escaped: lua syntax error: syntax error near '=' (lua line 3)`,
+			`defs.yaml:11: plain: lua syntax error: syntax error near '=' (lua line 1)`,
+		}},
 		{"lua_syntax", []string{`defs.yaml:16: hook: lua syntax error: syntax error near 'end' (lua line 4)`}},
 		{"missing_authenticator", []string{`defs.yaml:7: hook: missing required key "authenticator_id"`}},
 		{"missing_code", []string{`defs.yaml:7: hook: missing required key "code"`}},
@@ -215,16 +292,19 @@ func TestLoadDirBad(t *testing.T) {
 		{"missing_name", []string{`defs.yaml:3: open: missing required key "name"`}},
 		{"multi_doc", []string{`defs.yaml:2: more than one YAML document in a file is not supported`}},
 		{"nested_wrong_model", []string{`defs.yaml:6: authenticator_id: nested record has cetmix_tower_model "webhook", want "webhook_authenticator"`}},
+		{"null_document", []string{`defs.yaml:2: records: missing (write "records: []" for a file with no records on purpose)`}},
 		{"record_not_mapping", []string{`defs.yaml:3: record: expected a mapping, got "just a string"`}},
 		{"records_not_list", []string{`defs.yaml:2: records: expected a list, got "nope"`}},
+		{"records_null", []string{`defs.yaml:2: records: empty (write "records: []" for a file with no records on purpose)`}},
 		{"route_across_files", []string{`b.yaml:7: b: endpoint "same" with method GET is already used by webhook "a" at a.yaml:11`}},
 		{"top_not_mapping", []string{`defs.yaml:1: expected a mapping with cetmix_tower_yaml_version and records, got a list`}},
 		{"unknown_authenticator", []string{`defs.yaml:10: hook: authenticator_id: unknown authenticator "closed"`}},
 		{"unknown_key", []string{`defs.yaml:13: hook: unknown key "enpoint"`}},
-		{"unknown_top_key", []string{`defs.yaml:2: unknown key "recrods"`}},
+		{"unknown_top_key", []string{`defs.yaml:1: records: missing`, `defs.yaml:2: unknown key "recrods"`}},
 		{"unresolved_secret", []string{`defs.yaml:13: hook: unresolved secret "missing_token"`}},
 		{"unsupported_model", []string{`defs.yaml:3: list_dir: unsupported model "command"`}},
 		{"version_not_int", []string{`defs.yaml:1: cetmix_tower_yaml_version: expected an integer, got "one"`}},
+		{"version_only", []string{`defs.yaml:1: records: missing (write "records: []" for a file with no records on purpose)`}},
 		{"version_too_high", []string{`defs.yaml:1: YAML version is higher than version supported by your Cetmix Tower instance. 2 > 1`}},
 	}
 	dirs, err := os.ReadDir(filepath.Join("testdata", "bad"))
@@ -288,7 +368,7 @@ records:
 func TestAllErrorsSorted(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"b.yaml":     "cetmix_tower_yaml_version: 2\n",
+		"b.yaml":     "cetmix_tower_yaml_version: 2\nrecords: []\n",
 		"a/z.yaml":   fmt.Sprintf(authYAML, "x", "X", "result = {") + "  bogus: 1\n",
 		"a/y.yml":    "records: {}\n",
 		"c.txt":      "not read",
@@ -552,15 +632,16 @@ func TestHash(t *testing.T) {
 		writeFiles(t, dir, files)
 		return mustLoad(t, dir, Options{Environ: []string{"TOWERHOOK_SECRET_GITHUB_WEBHOOK_SECRET=" + secret}}).Hash()
 	}
-	base := load(map[string]string{"export.yaml": string(data), "z.yaml": ""}, "one")
-	if again := load(map[string]string{"z.yaml": "", "export.yaml": string(data)}, "one"); again != base {
+	const none = "records: []\n"
+	base := load(map[string]string{"export.yaml": string(data), "z.yaml": none}, "one")
+	if again := load(map[string]string{"z.yaml": none, "export.yaml": string(data)}, "one"); again != base {
 		t.Error("hash differs across identical loads")
 	}
-	if other := load(map[string]string{"export.yaml": string(data), "z.yaml": ""}, "two"); other == base {
+	if other := load(map[string]string{"export.yaml": string(data), "z.yaml": none}, "two"); other == base {
 		t.Error("hash ignores secret values")
 	}
 	changed := strings.Replace(string(data), "timeout: 30", "timeout: 31", 1)
-	if other := load(map[string]string{"export.yaml": changed, "z.yaml": ""}, "one"); other == base {
+	if other := load(map[string]string{"export.yaml": changed, "z.yaml": none}, "one"); other == base {
 		t.Error("hash ignores content")
 	}
 }
@@ -575,5 +656,116 @@ func TestConcurrentLoadsDeterministic(t *testing.T) {
 		if s.Hash() != first.Hash() || !slices.Equal(webhookRefs(s), webhookRefs(first)) {
 			t.Fatal("loads differ")
 		}
+	}
+}
+
+func TestLuaErrorLine(t *testing.T) {
+	tests := []struct {
+		name string
+		code string
+		line int    // Lua line reported
+		msg  string // gopher-lua's message
+	}{
+		// gopher-lua reports these at the end of the chunk (past the code).
+		{"goto in main chunk", "local n = 1\ngoto nowhere\nx = 1\n", 2, "no visible label 'nowhere' for <goto> at line 2"},
+		{"goto on last line", "x = 1\ngoto nowhere", 2, "no visible label 'nowhere' for <goto> at line 2"},
+		// ... or at the end of the enclosing function.
+		{"goto in function", "function f()\n  goto nowhere\n\nend\nx = 1\n", 2, "no visible label 'nowhere' for <goto> at line 2"},
+		// gopher-lua reports the line after the label.
+		{"goto into scope", "goto skip\nlocal v = 1\n::skip::\nprint(v)\n", 1, "<goto skip> at line 1 jumps into the scope of local 'v'"},
+		{"duplicate label", "::a::\nx = 1\n::a::", 3, "label 'a' already defined on line 1"},
+		{"duplicate label in block", "do\n  ::a::\n  ::a::\nend\n", 3, "label 'a' already defined on line 2"},
+		{"break", "x = 1\n\nbreak\n", 3, "no loop to break"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := checkLua(tt.code, "test")
+			if p == nil {
+				t.Fatal("no error")
+			}
+			if p.line != tt.line || p.msg != tt.msg {
+				t.Errorf("checkLua = line %d %q, want line %d %q", p.line, p.msg, tt.line, tt.msg)
+			}
+		})
+	}
+	// The line named in the message only counts when it is in the code;
+	// any line is clamped to the code's non-blank lines.
+	direct := []struct {
+		msg        string
+		line, want int
+	}{
+		{"no visible label 'x' for <goto> at line 9", 2, 2},
+		{"no visible label 'x' for <goto> at line 0", 2, 2},
+		{"no visible label 'x' for <goto> at line 3", 5, 3},
+		{"syntax error", 7, 3},
+		{"syntax error", 0, 1},
+		{"label 'a' already defined on line 1", 1, 1},
+	}
+	for _, tt := range direct {
+		if got := LuaErrorLine(tt.msg, tt.line, "a\nb\nc\n\n  \n"); got != tt.want {
+			t.Errorf("LuaErrorLine(%q, %d) = %d, want %d", tt.msg, tt.line, got, tt.want)
+		}
+	}
+}
+
+// TestFoldedStartsMatchesYAML checks the folding replay against yaml.v3 on
+// random folded blocks: the replay must reproduce the value, and every Lua
+// line must start with the text of the file line it is mapped to.
+func TestFoldedStartsMatchesYAML(t *testing.T) {
+	pieces := []string{"", "", "  ", "x = 1", "y = 2", "  more()", "    deeper()", "\tt = 1", "end   ", "-- c # d"}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	checked, folds := 0, 0
+	for i := range 2000 {
+		var lines []string
+		for range 1 + rnd.IntN(8) {
+			lines = append(lines, pieces[rnd.IntN(len(pieces))])
+		}
+		header := []string{">", ">-", ">+", "> # comment"}[rnd.IntN(4)]
+		body := ""
+		for _, l := range lines {
+			if strings.TrimSpace(l) == "" {
+				body += l + "\n"
+			} else {
+				body += "    " + l + "\n"
+			}
+		}
+		doc := "records:\n- code: " + header + "\n" + body + "  name: n\n"
+		if rnd.IntN(2) == 0 {
+			doc = strings.ReplaceAll(doc, "\n", "\r\n")
+		}
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+			continue // e.g. a tab where indentation is expected
+		}
+		code := n.Content[0].Content[1].Content[0].Content[1]
+		if strings.TrimSpace(code.Value) == "" {
+			continue
+		}
+		src := &source{name: "f.yaml", data: []byte(doc)}
+		starts := foldedStarts(src, code.Line, code.Value)
+		if starts == nil {
+			t.Fatalf("case %d: no mapping for %q (value %q)", i, doc, code.Value)
+		}
+		file := src.lines()
+		luaLines := strings.Split(code.Value, "\n")
+		checked++
+		if strings.Contains(code.Value, "1 y") || strings.Contains(code.Value, "2 x") {
+			folds++
+		}
+		for k, l := range luaLines {
+			if k >= len(starts) {
+				if strings.TrimSpace(strings.Join(luaLines[k:], "")) != "" {
+					t.Fatalf("case %d: Lua line %d of %q is not mapped (starts %v)", i, k+1, code.Value, starts)
+				}
+				break
+			}
+			text := strings.TrimLeft(file[starts[k]-1], " ")
+			if l != "" && !strings.HasPrefix(strings.TrimLeft(l, " "), text) {
+				t.Fatalf("case %d: Lua line %d %q mapped to file line %d %q\n%s", i, k+1, l, starts[k], file[starts[k]-1], doc)
+			}
+		}
+	}
+	if checked < 1000 || folds < 50 {
+		t.Errorf("only %d blocks checked, %d with folded lines", checked, folds)
 	}
 }

@@ -46,11 +46,21 @@ type Authenticator struct {
 	File string
 	// Line is the line of the record in File.
 	Line int
-	// CodeLine is the file line of the first line of Code, so a Lua line n
-	// maps to file line CodeLine+n-1.
+	// CodeLine is the file line of the first line of Code. Use FileLine to
+	// map a Lua line: a folded (code: >) or quoted code does not map
+	// linearly.
 	CodeLine int
 	// Secrets lists the secret references the code uses, sorted.
 	Secrets []string
+
+	codeLines []int // see rawRecord.codeLines
+}
+
+// FileLine returns the file line that Lua line luaLine of Code is on (for a
+// Lua line folded from several file lines, the first of them; where the
+// exact line cannot be known, the line of the code key).
+func (a *Authenticator) FileLine(luaLine int) int {
+	return codeFileLine(a.Code, a.CodeLine, a.codeLines, luaLine)
 }
 
 // Webhook is one validated webhook record.
@@ -79,10 +89,21 @@ type Webhook struct {
 	File string
 	// Line is the line of the record in File.
 	Line int
-	// CodeLine is the file line of the first line of Code.
+	// CodeLine is the file line of the first line of Code. Use FileLine to
+	// map a Lua line: a folded (code: >) or quoted code does not map
+	// linearly.
 	CodeLine int
 	// Secrets lists the secret references the code uses, sorted.
 	Secrets []string
+
+	codeLines []int // see rawRecord.codeLines
+}
+
+// FileLine returns the file line that Lua line luaLine of Code is on (for a
+// Lua line folded from several file lines, the first of them; where the
+// exact line cannot be known, the line of the code key).
+func (w *Webhook) FileLine(luaLine int) int {
+	return codeFileLine(w.Code, w.CodeLine, w.codeLines, luaLine)
 }
 
 // RouteKey identifies a webhook by endpoint and method.
