@@ -121,11 +121,11 @@ func call(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&headers, "H", "request header 'Key: Value' (repeatable)")
 	fs.StringVar(&o.Data, "d", "", "request body, or @file to read it from a file")
 	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret")
-	fs.StringVar(&o.RemoteAddr, "remote-addr", o.RemoteAddr, "client address the request appears to come from")
-	fs.StringVar(&o.Prefix, "prefix", daemon.DefaultPrefix, "URL prefix")
+	fs.StringVar(&o.RemoteAddr, "remote-addr", o.RemoteAddr, "client address the request appears to come from: IP or IP:port ([v6]:port)")
+	fs.StringVar(&o.Prefix, "prefix", daemon.DefaultPrefix, "URL prefix of webhook endpoints (as serve --prefix)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "default code time limit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: towerhook call DIR ENDPOINT [-X METHOD] [-H 'K: V']... [-d BODY|@file] [--remote-addr IP]")
+		fmt.Fprintln(stderr, "usage: towerhook call DIR ENDPOINT [-X METHOD] [-H 'K: V']... [-d BODY|@file] [--remote-addr IP[:PORT]] [--prefix /P/]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args, 2, 2)
@@ -142,10 +142,10 @@ func showLogs(args []string, stdout, stderr io.Writer) int {
 	o := daemon.LogsOptions{Admin: "http://" + daemon.DefaultAdminListen, Limit: 50}
 	fs := newFlagSet("logs", stderr)
 	fs.StringVar(&o.Admin, "admin", o.Admin, "admin URL of the running daemon")
-	fs.StringVar(&o.Data, "data", "", "data directory to read when no daemon answers")
+	fs.StringVar(&o.Data, "data", "", "data directory to read instead of asking the daemon (default ./data when no daemon is listening)")
 	fs.StringVar(&o.Webhook, "webhook", "", "only this webhook reference")
 	fs.StringVar(&o.Authenticator, "authenticator", "", "only this authenticator reference")
-	fs.StringVar(&o.Status, "status", "", "success, failed, or an HTTP code")
+	fs.StringVar(&o.Status, "status", "", "success, failed, or an HTTP code (100-599)")
 	fs.StringVar(&o.Since, "since", "", "RFC 3339 time or a duration ago (24h)")
 	fs.StringVar(&o.Until, "until", "", "RFC 3339 time or a duration ago")
 	fs.IntVar(&o.Limit, "limit", o.Limit, "number of records")

@@ -102,3 +102,55 @@ func TestRunCommands(t *testing.T) {
 		t.Errorf("validate bad: %d %q", code, errb.String())
 	}
 }
+
+// TestRunCallAndLogsUsage: call takes --prefix as serve does (same values,
+// same error text), rejects a bogus --remote-addr, and logs rejects a bad
+// --status before asking anyone; usage errors exit 2 without a panic.
+func TestRunCallAndLogsUsage(t *testing.T) {
+	dir := t.TempDir()
+	hooks := "cetmix_tower_yaml_version: 1\nrecords:\n" +
+		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+		"- cetmix_tower_model: webhook\n  name: Hi\n  endpoint: hi\n  authenticator_id: open\n" +
+		"  code: |\n    result.message = \"hi \" .. tostring(payload.who) .. \" from \" .. request.remote_addr\n" +
+		"- cetmix_tower_model: webhook\n  name: Form\n  endpoint: form\n  content_type: form\n  authenticator_id: open\n" +
+		"  code: |\n    result.message = headers[\"content-type\"] .. \" \" .. tostring(payload.a)\n"
+	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(hooks), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"prefix without trailing slash", []string{"call", dir, "hi", "--prefix", "/hooks", "-d", `{"who":"x"}`}, 0, `"hi x from 127.0.0.1"`, ""},
+		{"prefix with trailing slash", []string{"call", "--prefix", "/hooks/", dir, "hi"}, 0, `"hi nil from 127.0.0.1"`, ""},
+		{"prefix without leading slash", []string{"call", dir, "hi", "--prefix", "hooks/"}, 2, "", `towerhook call: --prefix "hooks/" must start with /`},
+		{"remote addr v6 with port", []string{"call", dir, "hi", "--remote-addr", "[2001:db8::1]:5000"}, 0, "from 2001:db8::1", ""},
+		{"remote addr v4", []string{"call", dir, "hi", "--remote-addr", "192.0.2.1"}, 0, "from 192.0.2.1", ""},
+		{"remote addr bogus", []string{"call", dir, "hi", "--remote-addr", "bogus"}, 2, "", `towerhook call: --remote-addr "bogus": want an IP address or IP:port`},
+		{"form content type by default", []string{"call", dir, "form", "-d", "a=1"}, 0, `"application/x-www-form-urlencoded 1"`, ""},
+		{"explicit content type kept", []string{"call", dir, "form", "-d", "a=1", "-H", "Content-Type: text/plain"}, 0, `"text/plain 1"`, ""},
+		{"logs bad status", []string{"logs", "--status", "weird", "--admin", "http://127.0.0.1:1"}, 2, "", `--status: `},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(tt.args, &out, &errb)
+			if code != tt.wantCode || !strings.Contains(out.String(), tt.wantOut) || !strings.Contains(errb.String(), tt.wantErr) {
+				t.Errorf("%v: exit %d (want %d)\nstdout: %s\nstderr: %s", tt.args, code, tt.wantCode, out.String(), errb.String())
+			}
+			if strings.Contains(errb.String(), "goroutine ") {
+				t.Errorf("stack trace:\n%s", errb.String())
+			}
+		})
+	}
+
+	// The same bad prefix reads the same in serve (which checks it first).
+	var out, errb bytes.Buffer
+	if code := run([]string{"serve", "--prefix", "hooks/", "--dir", dir}, &out, &errb); code == 0 ||
+		!strings.Contains(errb.String(), `towerhook serve: --prefix "hooks/" must start with /`) {
+		t.Errorf("serve --prefix hooks/: exit %d, %s", code, errb.String())
+	}
+}

@@ -3,12 +3,15 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +105,8 @@ func shortHash(h string) string {
 	return h
 }
 
-// CallOptions configure Call.
+// CallOptions configure Call. Zero values take the CLI defaults: Method
+// POST, Prefix DefaultPrefix, RemoteAddr 127.0.0.1, Timeout DefaultTimeout.
 type CallOptions struct {
 	Dir        string
 	Endpoint   string
@@ -110,20 +114,49 @@ type CallOptions struct {
 	Headers    []string
 	Data       string
 	SecretsDir string
+	// RemoteAddr is the client address the request appears to come from:
+	// an IP address or IP:port ([v6]:port).
 	RemoteAddr string
-	Prefix     string
-	Timeout    time.Duration
+	// Prefix is normalised and checked exactly as serve's --prefix.
+	Prefix  string
+	Timeout time.Duration
 }
 
 // Call runs one request through the same pipeline as serve, without a
-// server or a call log, and prints status, body and log lines. Exit 0 on 2xx.
+// server or a call log, and prints status, body and log lines. Exit 0 on 2xx,
+// 1 on any other answer or a definitions error, 2 on a usage error.
 func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
+	if o.Method == "" {
+		o.Method = http.MethodPost
+	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
+	}
+	if o.RemoteAddr == "" {
+		o.RemoteAddr = "127.0.0.1"
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	var err error
+	o.Prefix, err = normalizePrefix(o.Prefix)
+	var req *http.Request
+	if err == nil {
+		req, err = callRequest(ctx, o)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "towerhook call: %v\n", err)
+		return 2
+	}
+	if strings.HasPrefix(o.Data, "@") {
+		body, err := os.ReadFile(o.Data[1:])
+		if err != nil {
+			fmt.Fprintf(stderr, "reading body: %v\n", err)
+			return 1
+		}
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	}
+
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	set, err := definitions.LoadDir(o.Dir, definitions.Options{SecretsDir: o.SecretsDir})
 	var t *table
@@ -138,35 +171,18 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 	}
 	defer t.close()
 
-	var body []byte
-	if strings.HasPrefix(o.Data, "@") {
-		body, err = os.ReadFile(o.Data[1:])
-		if err != nil {
-			fmt.Fprintf(stderr, "reading body: %v\n", err)
-			return 1
+	// Without an explicit Content-Type, send what the target webhook
+	// expects (as its caller would): form or JSON, none for GET.
+	if req.ContentLength > 0 && req.Method != http.MethodGet && req.Header.Get("Content-Type") == "" {
+		ct := "application/json"
+		// As the pipeline routes: the decoded path after the prefix.
+		if ep, ok := strings.CutPrefix(req.URL.Path, o.Prefix); ok {
+			if wh, ok := set.Lookup(ep, req.Method); ok && wh.ContentType == definitions.ContentForm {
+				ct = "application/x-www-form-urlencoded"
+			}
 		}
-	} else {
-		body = []byte(o.Data)
+		req.Header.Set("Content-Type", ct)
 	}
-	method := strings.ToUpper(o.Method)
-	target := strings.TrimSuffix(o.Prefix, "/") + "/" + strings.TrimPrefix(o.Endpoint, "/")
-	req := httptest.NewRequestWithContext(ctx, method, target, bytes.NewReader(body))
-	for _, h := range o.Headers {
-		k, v, ok := strings.Cut(h, ":")
-		if !ok {
-			fmt.Fprintf(stderr, "bad header %q (want 'Key: Value')\n", h)
-			return 2
-		}
-		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
-	}
-	if len(body) > 0 && req.Header.Get("Content-Type") == "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	addr := o.RemoteAddr
-	if a, err := netip.ParseAddr(addr); err == nil {
-		addr = netip.AddrPortFrom(a, 40000).String()
-	}
-	req.RemoteAddr = addr
 
 	var cur atomic.Pointer[table]
 	cur.Store(t)
@@ -198,6 +214,62 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// callRequest builds Call's request as serve would receive it, checking
+// every usage input first (never a panic on odd input). o.Prefix must be
+// normalised already. A Data of @file leaves the body to the caller.
+func callRequest(ctx context.Context, o CallOptions) (*http.Request, error) {
+	remote, err := parseRemoteAddr(o.RemoteAddr)
+	if err != nil {
+		return nil, err
+	}
+	header := http.Header{}
+	for _, h := range o.Headers {
+		k, v, ok := strings.Cut(h, ":")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("bad header %q (want 'Key: Value')", h)
+		}
+		header.Add(k, strings.TrimSpace(v))
+	}
+	// The request line a client would send: ParseRequestURI, as net/http
+	// does, so "//x" stays a path and "?a=1" becomes the query (GET payload).
+	target := o.Prefix + strings.TrimPrefix(o.Endpoint, "/")
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %v", o.Endpoint, err)
+	}
+	var body []byte
+	if !strings.HasPrefix(o.Data, "@") {
+		body = []byte(o.Data)
+	}
+	req, err := http.NewRequestWithContext(ctx, strings.ToUpper(o.Method), "/", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("-X %q: not a valid HTTP method", o.Method)
+	}
+	req.URL, req.RequestURI = u, u.RequestURI()
+	// net/http moves Host out of the header map; default as httptest.NewRequest.
+	req.Host = "example.com"
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
+		header.Del("Host")
+	}
+	req.Header = header
+	req.RemoteAddr = remote
+	return req, nil
+}
+
+// parseRemoteAddr accepts an IP address (v4 or v6) or IP:port ([v6]:port)
+// and returns the request's RemoteAddr (port 40000 when none is given).
+func parseRemoteAddr(s string) (string, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(a, 40000).String(), nil
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.String(), nil
+	}
+	return "", fmt.Errorf("--remote-addr %q: want an IP address or IP:port (IPv6 with a port in brackets: [::1]:8080)", s)
+}
+
 // LogsOptions configure Logs.
 type LogsOptions struct {
 	Admin         string
@@ -212,11 +284,19 @@ type LogsOptions struct {
 }
 
 // Logs prints call log records from the running daemon's admin API, or
-// from the store under --data when no daemon answers.
+// from the store under --data when no daemon is listening (a connection
+// failure). An error answer from the daemon is printed with exit 1; a bad
+// flag value is a usage error (exit 2), checked before asking.
 func Logs(ctx context.Context, o LogsOptions, stdout, stderr io.Writer) int {
 	now := time.Now()
 	f := logs.Filter{Webhook: o.Webhook, Authenticator: o.Authenticator, Status: o.Status, Limit: o.Limit}
 	var err error
+	// The admin API's own check (logs.ParseFilter): success, failed or an
+	// HTTP code.
+	if _, err = logs.ParseFilter(url.Values{"status": {o.Status}}, now); err != nil {
+		fmt.Fprintf(stderr, "--status: %v\n", err)
+		return 2
+	}
 	if f.Since, err = logs.ParseTime(o.Since, now); err != nil {
 		fmt.Fprintf(stderr, "--since: %v\n", err)
 		return 2
@@ -231,9 +311,15 @@ func Logs(ctx context.Context, o LogsOptions, stdout, stderr io.Writer) int {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		page, remoteErr = logs.FetchRemote(cctx, &http.Client{Timeout: 5 * time.Second}, o.Admin, f)
 		cancel()
+		if remoteErr != nil && !isNoDaemon(remoteErr) {
+			// The daemon answered (an error status, or a broken answer):
+			// its data must not be replaced by a possibly stale store.
+			fmt.Fprintf(stderr, "towerhook logs: %v\n", remoteErr)
+			return 1
+		}
 	}
 	if page == nil {
-		// No daemon answered (or --data was given): read the store directly.
+		// No daemon listening (or --data was given): read the store directly.
 		dir := o.Data
 		if dir == "" {
 			dir = "data"
@@ -265,6 +351,14 @@ func Logs(ctx context.Context, o LogsOptions, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// isNoDaemon reports whether err from logs.FetchRemote means nothing is
+// listening at the admin address (the connection could not be made), the
+// one case in which Logs falls back to the store.
+func isNoDaemon(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 func prefixes(ps []netip.Prefix) []string {

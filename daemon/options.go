@@ -166,3 +166,15 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("invalid --log-format %q (json or text)", format)
 }
+
+// normalizePrefix applies serve's rules for --prefix: it must start with
+// "/", and a missing trailing "/" is added. The error text is serve's.
+func normalizePrefix(p string) (string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", fmt.Errorf("--prefix %q must start with /", p)
+	}
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return p, nil
+}

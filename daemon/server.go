@@ -172,12 +172,11 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 }
 
 func checkOptions(o *Options) error {
-	if !strings.HasPrefix(o.Prefix, "/") {
-		return fmt.Errorf("--prefix %q must start with /", o.Prefix)
+	p, err := normalizePrefix(o.Prefix)
+	if err != nil {
+		return err
 	}
-	if !strings.HasSuffix(o.Prefix, "/") {
-		o.Prefix += "/"
-	}
+	o.Prefix = p
 	if o.Timeout <= 0 || o.Timeout > MaxCodeTimeout {
 		return fmt.Errorf("--timeout must be positive and at most %s", MaxCodeTimeout)
 	}

@@ -81,8 +81,8 @@ const maxMessage = 80
 
 // WriteTable writes recs as an aligned human table with the columns TIME
 // (UTC), WEBHOOK, STATUS (success/failed from the HTTP status), CODE (HTTP
-// status), DURATION and MESSAGE (the error message when set, else the
-// result message, on one line and shortened).
+// status), DURATION and MESSAGE (the result message the caller got when
+// there is one, else the error message, on one line and shortened).
 func WriteTable(w io.Writer, recs []*Record) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tWEBHOOK\tSTATUS\tCODE\tDURATION\tMESSAGE")
@@ -92,7 +92,7 @@ func WriteTable(w io.Writer, recs []*Record) error {
 			status = "failed"
 		}
 		msg := r.ResultMessage
-		if r.ErrorMessage != "" {
+		if msg == "" {
 			msg = r.ErrorMessage
 		}
 		webhook := r.Webhook

@@ -108,7 +108,7 @@ func TestFetchRemoteAndWriters(t *testing.T) {
 	c := newClock(t0)
 	s := openTest(t, "", Options{Sync: true, Now: c.now})
 	a, b := rec("alpha", 200), rec("beta", 502)
-	b.ErrorMessage = "Webhook code execution error:\nboom"
+	b.ResultMessage, b.ErrorMessage = "", "Webhook code execution error:\nboom"
 	b.DurationSeconds = 1.5
 	for _, r := range []*Record{a, b} {
 		if err := s.Append(context.Background(), r); err != nil {
