@@ -21,6 +21,11 @@ func (s *Store) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/logs", s.serveList)
 	mux.HandleFunc("GET /api/v1/logs/{id}", s.serveGet)
+	// Anything else below the prefix (an empty id, a deeper path) is an
+	// unknown record, answered in JSON like the rest of the API.
+	mux.HandleFunc("GET /api/v1/logs/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, message{"Log record not found"})
+	})
 	return mux
 }
 

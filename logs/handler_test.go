@@ -52,6 +52,8 @@ func TestHandler(t *testing.T) {
 		{"/api/v1/logs/" + a.ID, 200, []string{a.ID}, "", false},
 		{"/api/v1/logs/" + strings.Repeat("0", 32), 404, nil, "Log record not found", false},
 		{"/api/v1/logs/nope", 404, nil, "Log record not found", false},
+		{"/api/v1/logs/", 404, nil, "Log record not found", false},
+		{"/api/v1/logs/" + a.ID + "/x", 404, nil, "Log record not found", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
