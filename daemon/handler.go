@@ -37,7 +37,13 @@ const (
 	msgTooBusy       = "Too busy"
 	msgOK            = "OK"
 	msgInternalError = "Internal server error"
+	// msgLogDown answers a call whose durable record cannot be written (a
+	// full disk): nothing is answered without its record (DESIGN section 5).
+	msgLogDown = "Call log unavailable"
 )
+
+// logDownRetryAfter is the Retry-After of msgLogDown answers, in seconds.
+const logDownRetryAfter = "30"
 
 // appendFunc stores one call log record (the call subcommand keeps it to print).
 type appendFunc func(ctx context.Context, rec *logs.Record) error
@@ -55,6 +61,13 @@ type pipeline struct {
 	// expect announces (+1) and withdraws (-1) a call-log record on its
 	// way (logs.Store.Expect); nil when nothing is logged.
 	expect func(int)
+	// durable: an answer waits for its record (--log-sync); when the record
+	// cannot be committed the caller gets 503 msgLogDown instead.
+	durable bool
+	// logFailing reports a call log that could not commit its last records
+	// (logs.Store.Failing); calls then get 503 before any code runs, and
+	// the first record that commits again ends that. Nil: never.
+	logFailing func() bool
 }
 
 // ServeHTTP implements the public listener.
@@ -155,6 +168,16 @@ func (c *callState) serve() {
 	a := rt.auth.a
 	ip := clientIP(r, a.TrustedProxies)
 	c.rec.IPAddress = addrString(ip)
+
+	// A durable call log that cannot write (a full disk): refuse before
+	// any code runs, so the sender retries instead of losing the record.
+	// This call's own record tries the disk again.
+	if p.durable && p.logFailing != nil && p.logFailing() {
+		c.rec.ErrorMessage = msgLogDown
+		c.w.Header().Set("Retry-After", logDownRetryAfter)
+		c.finish(http.StatusServiceUnavailable, msgLogDown, nil)
+		return
+	}
 
 	// Body: refuse early on Content-Length, then read at most maxBody+1.
 	if r.ContentLength > p.maxBody {
@@ -320,6 +343,14 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 		// the record must still be written.
 		if err := p.appendFn(context.WithoutCancel(c.r.Context()), rec); err != nil {
 			p.logger.Error("call log append failed", "request_id", c.reqID, "webhook", rec.Webhook, "err", err)
+			if p.durable {
+				// Not committed: the caller must not get an answer that
+				// counts as delivered (its code may have run; a retry runs
+				// it again, as when a provider's delivery times out).
+				status, msg, raw = http.StatusServiceUnavailable, msgLogDown, nil
+				c.res = nil
+				c.w.Header().Set("Retry-After", logDownRetryAfter)
+			}
 		}
 	}
 	label := unmatched
@@ -641,13 +672,16 @@ func writeRawMessage(w http.ResponseWriter, status int, raw []byte) {
 
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			// Escapes, HTML-safe forms and UTF-8 checks as encoding/json.
-			q, err := json.Marshal(s)
-			if err != nil {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			// Escapes and UTF-8 checks as encoding/json; no HTML escaping
+			// (an application/json answer, as Tower's: "<lua>", not "\u003clua\u003e").
+			var q bytes.Buffer
+			enc := json.NewEncoder(&q)
+			enc.SetEscapeHTML(false)
+			if enc.Encode(s) != nil {
 				return append(b, `""`...)
 			}
-			return append(b, q...)
+			return append(b, bytes.TrimSuffix(q.Bytes(), []byte("\n"))...)
 		}
 	}
 	b = append(b, '"')

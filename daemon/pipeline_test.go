@@ -1,8 +1,10 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -489,8 +491,12 @@ func TestStartFailures(t *testing.T) {
 }
 
 func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"", "OK", "push to octocat/Hello-World", `say "hi"`, `a\b`, "<b>&", "tab\there", "é", "\xff", "\u2028", "日本"} {
-		want, _ := json.Marshal(s)
+	for _, s := range []string{"", "OK", "push to octocat/Hello-World", `say "hi"`, `a\b`, "<b>&", "<lua>:4: \"x\"", "tab\there", "é", "\xff", "\u2028", "日本"} {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		if got := appendJSONString(nil, s); string(got) != string(want) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
 		}
@@ -726,6 +732,67 @@ func TestRequestPayloads(t *testing.T) {
 			json.Unmarshal([]byte(tt.want), &want)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("payload %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestCallLogDownAnswers503: with a durable call log, no call is answered
+// as delivered without its record. A record that cannot be committed turns
+// the answer into 503; while the log fails, calls get 503 before any code
+// runs; the async log keeps answering.
+func TestCallLogDownAnswers503(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
+		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+		hook("ok", "ok", "open", "", `result = {exit_code = 0, message = "ran", body = "custom"}`)})
+	set, err := definitions.LoadDir(dir, definitions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := buildTable(set, buildOptions{Logger: discardLogger(), DefaultTimeout: time.Second, LuaMetrics: lua.NewMetrics(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tb.close()
+	var cur atomic.Pointer[table]
+	cur.Store(tb)
+	tests := []struct {
+		name           string
+		durable        bool
+		appendErr      error
+		failing        bool
+		wantStatus     int
+		wantMsg        string
+		wantCodeRan    bool
+		wantRetryAfter bool
+	}{
+		{"durable, committed", true, nil, false, 200, "custom", true, false},
+		{"durable, commit fails", true, errors.New("no space left on device"), false, 503, `{"message":"Call log unavailable"}`, true, true},
+		{"durable, log failing: no code runs", true, errors.New("no space left on device"), true, 503, `{"message":"Call log unavailable"}`, false, true},
+		{"durable, log failing, this record commits", true, nil, true, 503, `{"message":"Call log unavailable"}`, false, true},
+		{"async, commit fails", false, errors.New("no space left on device"), true, 200, "custom", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *logs.Record
+			p := newPipeline(DefaultOptions(), &cur, newMetrics(prometheus.NewRegistry()), discardLogger(),
+				func(_ context.Context, r *logs.Record) error { got = r; return tt.appendErr })
+			p.durable = tt.durable
+			p.logFailing = func() bool { return tt.failing }
+			w := httptest.NewRecorder()
+			p.ServeHTTP(w, httptest.NewRequest("POST", DefaultPrefix+"ok", strings.NewReader("{}")))
+			if w.Code != tt.wantStatus || strings.TrimSpace(w.Body.String()) != tt.wantMsg {
+				t.Errorf("answer %d %s, want %d %s", w.Code, w.Body.String(), tt.wantStatus, tt.wantMsg)
+			}
+			if (w.Header().Get("Retry-After") != "") != tt.wantRetryAfter {
+				t.Errorf("Retry-After %q", w.Header().Get("Retry-After"))
+			}
+			if got == nil {
+				t.Fatal("no record appended")
+			}
+			if ran := got.CodeStatus != logs.CodeSkipped; ran != tt.wantCodeRan {
+				t.Errorf("code ran = %v (code_status %s), want %v", ran, got.CodeStatus, tt.wantCodeRan)
 			}
 		})
 	}

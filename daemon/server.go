@@ -84,6 +84,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 
 	p := newPipeline(o, &rl.current, m, logger, store.Append)
 	p.expect = store.Expect
+	p.durable, p.logFailing = o.LogSync, store.Failing
 	var draining atomic.Bool
 	// A call runs the authenticator and the webhook, each within the code
 	// timeout (at most MaxCodeTimeout), then commits its call log record.
@@ -291,7 +292,6 @@ type definitionsResponse struct {
 	Webhooks       []webhookView       `json:"webhooks"`
 	Authenticators []authenticatorView `json:"authenticators"`
 	Files          []string            `json:"files"`
-	MissingSecrets []string            `json:"missing_secrets,omitempty"`
 }
 
 func definitionsView(rl *reloader, version string) definitionsResponse {

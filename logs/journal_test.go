@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -249,4 +250,30 @@ func openCrashCopy(t *testing.T, dir string) *Store {
 		}
 	}
 	return openTest(t, filepath.Join(crash, "towerhook.db"), Options{Sync: true})
+}
+
+// TestFailingCommitIsReported: when neither the journal nor bbolt can take
+// a group (a full disk), each caller gets the error, the records count as
+// dropped and Failing reports it.
+func TestFailingCommitIsReported(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := openTest(t, "", Options{Sync: true, Registerer: reg})
+	if err := s.Append(context.Background(), rec("a", 200)); err != nil || s.Failing() {
+		t.Fatalf("healthy store: err %v, failing %v", err, s.Failing())
+	}
+	for _, f := range s.j.files {
+		f.Close() // journal writes now fail ...
+	}
+	if err := s.db.Close(); err != nil { // ... and so does the fallback bbolt commit
+		t.Fatal(err)
+	}
+	if err := s.Append(context.Background(), rec("a", 200)); err == nil {
+		t.Fatal("Append succeeded with no writable journal or bbolt")
+	}
+	if !s.Failing() {
+		t.Error("Failing() = false after a failed commit")
+	}
+	if got := metricValue(s.metrics.dropped); got != 1 {
+		t.Errorf("dropped = %v, want 1", got)
+	}
 }

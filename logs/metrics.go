@@ -11,6 +11,7 @@ type metrics struct {
 	written prometheus.Counter
 	dropped prometheus.Counter
 	commit  prometheus.Histogram
+	cp      prometheus.Histogram
 	queue   prometheus.GaugeFunc
 	size    prometheus.Gauge
 	oldest  prometheus.Gauge
@@ -24,12 +25,18 @@ func newMetrics(queueLen func() float64) *metrics {
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "towerhook_log_records_dropped_total",
-			Help: "Call-log records dropped because the asynchronous queue stayed full.",
+			Help: "Call-log records lost: the asynchronous queue stayed full, or the store could not commit them (a full disk).",
 		}),
 		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "towerhook_log_commit_duration_seconds",
-			Help:    "Duration of call-log group commits (one bbolt transaction each).",
+			Name: "towerhook_log_commit_duration_seconds",
+			Help: "Duration of call-log group commits, the wait of durable answers: " +
+				"a journal write and fdatasync (--log-sync) or a bbolt transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12), // 100µs .. ~6s
+		}),
+		cp: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "towerhook_log_checkpoint_duration_seconds",
+			Help:    "Duration of call-log checkpoints: journaled records committed to bbolt in the background (--log-sync).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2.5, 12),
 		}),
 		queue: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "towerhook_log_queue_length",
@@ -47,7 +54,7 @@ func newMetrics(queueLen func() float64) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.written, m.dropped, m.commit, m.queue, m.size, m.oldest}
+	return []prometheus.Collector{m.written, m.dropped, m.commit, m.cp, m.queue, m.size, m.oldest}
 }
 
 // register registers every collector on r (nil: none); on error it

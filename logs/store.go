@@ -95,6 +95,9 @@ type Store struct {
 	seq atomic.Uint64
 	// expected counts records announced by Expect and not yet withdrawn.
 	expected atomic.Int64
+	// failing is set while the last group could not be committed (a full
+	// disk), cleared by the next group that could.
+	failing atomic.Bool
 
 	mu     sync.RWMutex // guards closed and sends on queue
 	closed bool
@@ -250,6 +253,10 @@ func (s *Store) lastKey() (key, error) {
 // the records already queued (see syncLinger). Callers withdraw each
 // announcement before its Append, or when they will not Append.
 func (s *Store) Expect(n int) { s.expected.Add(int64(n)) }
+
+// Failing reports whether the last group of records could not be committed
+// (a full or failing disk). The next group that commits clears it.
+func (s *Store) Failing() bool { return s.failing.Load() }
 
 // Path returns the file the store was opened from.
 func (s *Store) Path() string { return s.path }
@@ -462,7 +469,10 @@ func (s *Store) checkpointer() {
 func (s *Store) writeRound(batch []*op) {
 	var err error
 	if s.j != nil {
-		if err = s.j.append(batch); err != nil {
+		start := time.Now()
+		err = s.j.append(batch)
+		s.metrics.commit.Observe(time.Since(start).Seconds())
+		if err != nil {
 			// The journal failed (a full disk?): commit to bbolt directly,
 			// so every caller learns its own record's fate.
 			s.log.Error("call log: journal write failed; committing directly", "records", len(batch), "err", err)
@@ -478,7 +488,9 @@ func (s *Store) writeRound(batch []*op) {
 	}
 	if err != nil {
 		s.log.Error("call log: commit failed", "records", len(batch), "err", err)
+		s.metrics.dropped.Add(float64(len(batch)))
 	}
+	s.failing.Store(err != nil)
 	for i, o := range batch {
 		if o.wait {
 			o.done <- err
@@ -605,7 +617,11 @@ func (s *Store) commitRecs(recs []pendingRec, count bool) error {
 		s.metrics.size.Set(float64(tx.Size()))
 		return nil
 	})
-	s.metrics.commit.Observe(time.Since(start).Seconds())
+	if count {
+		s.metrics.commit.Observe(time.Since(start).Seconds())
+	} else {
+		s.metrics.cp.Observe(time.Since(start).Seconds())
+	}
 	if err != nil {
 		return fmt.Errorf("call log commit: %w", err)
 	}
