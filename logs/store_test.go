@@ -333,7 +333,8 @@ func TestMetrics(t *testing.T) {
 		names[mf.GetName()] = true
 	}
 	for _, n := range []string{"towerhook_log_records_written_total", "towerhook_log_records_dropped_total",
-		"towerhook_log_commit_duration_seconds", "towerhook_log_queue_length", "towerhook_log_store_size_bytes",
+		"towerhook_log_commit_duration_seconds", "towerhook_log_checkpoint_duration_seconds",
+		"towerhook_log_queue_length", "towerhook_log_store_size_bytes",
 		"towerhook_log_oldest_record_timestamp_seconds"} {
 		if !names[n] {
 			t.Errorf("metric %s not registered", n)
@@ -341,6 +342,17 @@ func TestMetrics(t *testing.T) {
 	}
 	if got := metricValue(s.metrics.written); got != 5 {
 		t.Errorf("written = %v", got)
+	}
+	// Every durable append waited on a journal commit (one per group):
+	// those are the commits; bbolt checkpoints are timed apart.
+	if got := histCount(t, reg, "towerhook_log_commit_duration_seconds"); got < 1 || got > 5 {
+		t.Errorf("commit observations = %d, want 1..5 (one per group of the 5 appends)", got)
+	}
+	if err := s.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := histCount(t, reg, "towerhook_log_checkpoint_duration_seconds"); got < 1 {
+		t.Errorf("checkpoint observations = %d after a flush", got)
 	}
 	if got := metricValue(s.metrics.size); got <= 0 {
 		t.Errorf("size = %v", got)
@@ -425,4 +437,19 @@ func TestExpectNeverHoldsAppends(t *testing.T) {
 	if n := count(t, s); n != 64 {
 		t.Fatalf("%d records, want 64", n)
 	}
+}
+
+// histCount returns the sample count of the histogram name in reg.
+func histCount(t *testing.T, reg *prometheus.Registry, name string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		}
+	}
+	return 0
 }
