@@ -32,9 +32,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Webhook requests answered, by webhook reference and HTTP status code.",
 		}, []string{"webhook", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "towerhook_http_request_duration_seconds",
-			Help:    "Time from request to answer, including the call log commit.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+			Name: "towerhook_http_request_duration_seconds",
+			Help: "Time from request to answer, including the call log commit.",
+			// Up to the longest timeout a webhook may have (15 minutes).
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900},
 		}, []string{"webhook"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "towerhook_http_requests_in_flight",

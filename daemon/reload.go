@@ -124,8 +124,10 @@ func (r *reloader) reload(reason string) ReloadResult {
 		if cur.set != nil && cur.engine != nil && set.Hash() == cur.hash {
 			res.Status, res.Hash = "unchanged", set.Hash()
 			r.metrics.reloads.WithLabelValues("unchanged").Inc()
-			// Back to the serving content (e.g. a broken file reverted): healthy again.
+			// Back to the serving content (e.g. a broken file reverted): healthy
+			// again. A successful reload, as the admin API reports it too.
 			r.metrics.reloadOK.Set(1)
+			r.metrics.reloadOKTime.Set(float64(now.UnixNano()) / 1e9)
 			r.logger.Debug("definitions unchanged", "reason", reason, "config_hash", set.Hash())
 			r.record(res, true)
 			return res
@@ -141,7 +143,11 @@ func (r *reloader) reload(reason string) ReloadResult {
 		for _, e := range res.Errors {
 			r.logger.Error("definitions error", "reason", reason, "error", e)
 		}
-		r.logger.Error("reload failed; keeping the last good definitions", "reason", reason, "errors", len(res.Errors), "config_hash", res.Hash)
+		if res.Hash == "" {
+			r.logger.Error("reload failed; no good definitions yet, webhooks answer 404", "reason", reason, "errors", len(res.Errors))
+		} else {
+			r.logger.Error("reload failed; keeping the last good definitions", "reason", reason, "errors", len(res.Errors), "config_hash", res.Hash)
+		}
 		r.record(res, false)
 		return res
 	}
