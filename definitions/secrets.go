@@ -172,8 +172,12 @@ func (r *secretResolver) substitute(code string) substitution {
 				if r.allowMissing {
 					sub.missing = append(sub.missing, ref)
 				} else {
+					where := "no --secrets-dir"
+					if r.dir != "" {
+						where = "no file " + strconv.Quote(ref) + " in the secrets directory"
+					}
 					sub.errs = append(sub.errs, "unresolved secret "+strconv.Quote(ref)+
-						" (no file in the secrets directory, no "+SecretEnvName(ref)+" variable)")
+						" ("+where+", no "+SecretEnvName(ref)+" variable)")
 				}
 			}
 			return LuaString("<missing secret " + ref + ">")
