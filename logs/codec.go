@@ -159,7 +159,9 @@ func capPayload(p json.RawMessage, max int) (out json.RawMessage, truncated bool
 	if len(p) == 0 {
 		return nil, false
 	}
-	if len(p) <= max && validJSON(p) {
+	// Stored as is only when it is valid JSON in valid UTF-8 (the API's
+	// answers must be); otherwise as a JSON string, invalid bytes replaced.
+	if len(p) <= max && validJSON(p) && utf8.Valid(p) {
 		return p, false
 	}
 	s := p

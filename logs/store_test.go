@@ -381,6 +381,7 @@ func TestPayloadCapAndRedaction(t *testing.T) {
 		{"invalid json kept as string", `not json`, 64, `"not json"`, false},
 		{"rune boundary", `"ééé"`, 4, `"\"é"`, true},
 		{"empty", ``, 64, `null`, false},
+		{"invalid UTF-8 kept as a valid string", "{\"a\":\"\xff\xfe\"}", 64, `"{\"a\":\"\ufffd\ufffd\"}"`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
