@@ -177,7 +177,16 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 		if !errors.As(err, &ae) || ae.Type != glua.ApiErrorRun {
 			discard = true // a Go panic or an API error: do not trust the state
 		}
-		res.Err = errors.New(e.maskString(luaErrText(err)))
+		text := luaErrText(err)
+		if ae != nil {
+			// error({code = 42}): the table as JSON, not "table: 0x...".
+			if t, ok := ae.Object.(*glua.LTable); ok {
+				if b, jerr := st.encodeJSON(t, ""); jerr == nil {
+					text = string(b)
+				}
+			}
+		}
+		res.Err = errors.New(e.maskString(text))
 		reason = "error"
 	default:
 		if !st.readResult(call.Kind, env, res) {

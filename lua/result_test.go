@@ -82,3 +82,18 @@ func TestResultFieldRules(t *testing.T) {
 		})
 	}
 }
+
+// TestTableErrorObjects: error({...}) reads as JSON, not a table address.
+func TestTableErrorObjects(t *testing.T) {
+	e := testEngine(t, Options{})
+	for _, tt := range []struct{ code, want string }{
+		{`error({code = 42})`, `{"code":42}`},
+		{`error({"a", "b"})`, `["a","b"]`},
+		{`error("plain")`, "line 1: plain"},
+	} {
+		r := run(t, e, KindWebhook, tt.code, nil)
+		if r.Err == nil || r.Err.Error() != tt.want {
+			t.Errorf("%s: error %v, want %s", tt.code, r.Err, tt.want)
+		}
+	}
+}
