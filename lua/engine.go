@@ -44,6 +44,7 @@ type Engine struct {
 	metrics *Metrics
 	re      *reCache
 	proc    *procRunner
+	mem     *memGuard // Options.Shared's memory guard, or nil
 	http    *httpClient
 	ownHTTP bool // http is private to this engine: Close closes it
 	// fastTables: gopher-lua's LTable has the layout table.go expects, so
@@ -84,6 +85,9 @@ func NewEngine(opts Options) *Engine {
 			}
 			e.proc = newProcRunner(opts.MaxConcurrentSubprocesses, pm)
 		}
+	}
+	if opts.Shared != nil {
+		e.mem = opts.Shared.mem
 	}
 	if !opts.DisableRequests {
 		if opts.Shared != nil {
@@ -155,9 +159,15 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 	cctx := st.ctx
 	start := time.Now()
 	cctx.start(ctx, start, timeout)
+	if e.mem != nil {
+		e.mem.add(cctx)
+	}
 	st.cur = callState{ctx: cctx, call: call, res: res}
 	env, err := st.run(cctx, call)
 	res.Duration = time.Since(start)
+	if e.mem != nil {
+		e.mem.remove(cctx) // before the context is disarmed for the next call
+	}
 	discard := !cctx.finish()
 
 	reason := ""
@@ -165,10 +175,14 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 	case err != nil && cctx.Err() != nil:
 		discard = true
 		res.TimedOut = errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		if res.TimedOut {
+		switch {
+		case res.TimedOut:
 			res.Err = fmt.Errorf("execution timed out after %v", timeout)
 			reason = "timeout"
-		} else {
+		case errors.Is(cctx.Err(), ErrMemoryLimit):
+			res.Err = ErrMemoryLimit
+			reason = "memory"
+		default:
 			res.Err = errors.New("execution canceled")
 			reason = "canceled"
 		}
