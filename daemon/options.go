@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -46,6 +48,9 @@ type Options struct {
 	DisableRequests      bool
 	ShutdownTimeout      time.Duration
 	MaxConcurrentProcess int
+	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code
+	// is interrupted when the live heap passes 80% of it. 0 turns it off.
+	MaxMemory Size
 
 	// Version is reported by the admin API.
 	Version string
@@ -77,7 +82,57 @@ func DefaultOptions() Options {
 		// burst from fork-bombing the host without starving short commands
 		// (loopback /bin/true: 1.18k req/s at 8, 1.38k at 32 on 2 CPUs).
 		MaxConcurrentProcess: 16 * runtime.GOMAXPROCS(0),
+		MaxMemory:            Size(defaultMaxMemory(cgroupMemoryLimit("/proc/self/cgroup", "/sys/fs/cgroup"))),
 	}
+}
+
+// defaultMaxMemory is 90% of the cgroup memory limit (a container's or a
+// systemd unit's MemoryMax), leaving room for what the Go heap does not
+// count; 0 (no guard) without a limit.
+func defaultMaxMemory(cgroupLimit int64) int64 { return cgroupLimit / 10 * 9 }
+
+// cgroupMemoryLimit returns the memory limit of the cgroup the process is
+// in (v2 memory.max, v1 memory.limit_in_bytes) read from procCgroup (the
+// /proc/self/cgroup file) and the cgroup filesystem at root; 0 when there
+// is none or it cannot be read.
+func cgroupMemoryLimit(procCgroup, root string) int64 {
+	b, err := os.ReadFile(procCgroup)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var files []string
+		switch {
+		case parts[0] == "0" && parts[1] == "": // v2
+			files = []string{filepath.Join(root, parts[2], "memory.max"), filepath.Join(root, "memory.max")}
+		case slices.Contains(strings.Split(parts[1], ","), "memory"): // v1
+			files = []string{filepath.Join(root, "memory", parts[2], "memory.limit_in_bytes"), filepath.Join(root, "memory", "memory.limit_in_bytes")}
+		}
+		for _, f := range files {
+			if n := readMemoryLimit(f); n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// readMemoryLimit reads a cgroup limit file: "max" (v2) and v1's huge
+// "unlimited" value are no limit (0).
+func readMemoryLimit(file string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n <= 0 || n >= 1<<60 {
+		return 0
+	}
+	return n
 }
 
 func defaultMaxConcurrent() int {
@@ -108,6 +163,7 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
+	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off; default 90% of the cgroup memory limit, else off)")
 }
 
 // Size is a byte count flag accepting plain bytes or KiB/MiB/GiB (and KB/MB/GB).

@@ -797,3 +797,24 @@ func TestCallLogDownAnswers503(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryGuardStopsRunawayCode: --max-memory interrupts code that grows
+// the heap without bound, long before its timeout; the daemon keeps serving.
+func TestMemoryGuardStopsRunawayCode(t *testing.T) {
+	files := map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
+		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+		hook("hog", "hog", "open", "timeout: 60", "local t, i = {}, 0\nwhile true do i = i + 1; t[i] = string.rep(\"x\", 4000) .. i end") +
+		hook("fine", "fine", "open", "", `result.message = "fine"`)}
+	d := startDaemon(t, files, func(o *Options) { o.MaxMemory = 96 << 20 })
+	start := time.Now()
+	r := do(t, "POST", d.pub+DefaultPrefix+"hog", "{}", nil)
+	if r.Status != 500 || r.Message != "Webhook code execution error: memory limit exceeded" || time.Since(start) > 50*time.Second {
+		t.Fatalf("runaway code: %d %v after %v", r.Status, r.Message, time.Since(start))
+	}
+	if r := do(t, "POST", d.pub+DefaultPrefix+"fine", "{}", nil); r.Status != 200 {
+		t.Errorf("after: %d %v", r.Status, r.Message)
+	}
+	if m := metricsText(t, d.admin); !strings.Contains(m, `towerhook_lua_errors_total{kind="webhook",reason="memory"} 1`) {
+		t.Errorf("no memory error counted:\n%s", m)
+	}
+}

@@ -47,6 +47,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	m := newMetrics(reg)
 	lm := lua.NewMetrics(reg)
 	shared := lua.NewShared(o.MaxConcurrentProcess, lm)
+	shared.GuardMemory(uint64(o.MaxMemory), logger)
 	defer shared.Close()
 
 	if err := os.MkdirAll(o.Data, 0o750); err != nil {
