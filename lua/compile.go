@@ -49,8 +49,30 @@ func Compile(name, code string) (*Script, error) {
 	// declares that local only in nested vararg functions), so do not let
 	// the VM build an unreachable {n = 0} table on every call.
 	proto.IsVarArg &^= glua.VarArgNeedsArg
+	noTailCalls(proto)
 	keys, projected := payloadKeys(chunk)
 	return &Script{Name: name, proto: proto, payloadKeys: keys, projected: projected}, nil
+}
+
+// noTailCalls turns the proper tail calls of p and its nested functions
+// into plain calls. The compiler emits `return f(x)` as CALL A B 0 turned
+// into TAILCALL, followed by RETURN A 0; setting the opcode back gives the
+// plain call with the same results. Why: gopher-lua counts tail calls per
+// frame and, when an error (a deadline) ends such a loop, builds a
+// traceback line for each of them, seconds and gigabytes after the
+// deadline for a runaway `local function f() return f() end`. As plain
+// calls, a runaway tail recursion ends at the call stack bound (a "stack
+// overflow" error), like any other recursion.
+func noTailCalls(p *glua.FunctionProto) {
+	const opShift, opMask = 26, 0x3ffffff
+	for i, inst := range p.Code {
+		if int(inst>>opShift) == glua.OP_TAILCALL {
+			p.Code[i] = inst&opMask | uint32(glua.OP_CALL)<<opShift
+		}
+	}
+	for _, c := range p.FunctionPrototypes {
+		noTailCalls(c)
+	}
 }
 
 func compileErr(err error, code string) *CompileError {
