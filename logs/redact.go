@@ -3,12 +3,9 @@ package logs
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 )
 
 // Redacted replaces a credential or secret in stored headers.
@@ -89,71 +86,86 @@ func redactCredentialMap(m map[string]string) map[string]string {
 	return out
 }
 
-// PayloadSecrets are the texts in which secret values can appear in a JSON
-// request payload: each value as is and as JSON string contents (escaped
-// by encoding/json with and without HTML escaping, and with "/" escaped as
-// "\/" the way PHP senders write it). Build it once per set of secrets.
-type PayloadSecrets [][]byte
+// PayloadSecrets are the secret values to mask in stored request
+// payloads. Build it once per set of secrets with NewPayloadSecrets.
+type PayloadSecrets struct {
+	values []string // longest first
+}
 
-// NewPayloadSecrets returns the payload forms of secrets, longest first
-// (empty secrets are ignored).
+// NewPayloadSecrets returns the secrets to mask, longest first (so a secret
+// containing another is masked whole); empty secrets are ignored.
 func NewPayloadSecrets(secrets []string) PayloadSecrets {
-	var forms PayloadSecrets
-	add := func(b []byte) {
-		if len(b) > 0 && !slices.ContainsFunc(forms, func(f []byte) bool { return bytes.Equal(f, b) }) {
-			forms = append(forms, b)
+	var ps PayloadSecrets
+	for _, s := range secrets {
+		if s != "" && !slices.Contains(ps.values, s) {
+			ps.values = append(ps.values, s)
 		}
 	}
-	for _, s := range secrets {
-		if s == "" {
+	slices.SortStableFunc(ps.values, func(a, b string) int { return len(b) - len(a) })
+	return ps
+}
+
+// RedactPayload returns p with every secret replaced by "*****", however
+// the sender's JSON escaped it: a string with escapes ("\/", "\u00e9",
+// "\u003c", ...) is decoded, checked and, when it holds a secret, written
+// back masked; text without escapes is searched as is (which also covers
+// a secret outside a string, such as a number; the store then keeps the
+// masked text as a string, as any invalid payload). It returns p itself
+// when no secret occurs.
+func RedactPayload(p json.RawMessage, secrets PayloadSecrets) json.RawMessage {
+	if len(secrets.values) == 0 {
+		return p
+	}
+	out := p
+	if bytes.IndexByte(out, '\\') >= 0 {
+		out = redactEscapedStrings(out, secrets.values)
+	}
+	for _, v := range secrets.values {
+		if bytes.Contains(out, []byte(v)) {
+			out = bytes.ReplaceAll(out, []byte(v), []byte(Redacted))
+		}
+	}
+	return out
+}
+
+// redactEscapedStrings decodes every JSON string token of p that contains
+// an escape and rewrites it masked when the decoded text holds a secret.
+// Tokens are found by their quotes (escaped quotes skipped), which is exact
+// for valid JSON and harmless for anything else. p is returned unchanged
+// when nothing was masked.
+func redactEscapedStrings(p []byte, secrets []string) []byte {
+	var out []byte // nil until the first change
+	last := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] != '"' {
 			continue
 		}
-		add([]byte(s))
-		html, _ := json.Marshal(s)
-		html = html[1 : len(html)-1]
-		add(html)
-		var plain bytes.Buffer
-		enc := json.NewEncoder(&plain)
-		enc.SetEscapeHTML(false)
-		_ = enc.Encode(s)
-		b := bytes.TrimSuffix(plain.Bytes(), []byte("\n"))
-		add(b[1 : len(b)-1])
-		add(bytes.ReplaceAll(html, []byte("/"), []byte(`\/`)))
-		add(asciiEscaped(html))
-	}
-	slices.SortStableFunc(forms, func(a, b []byte) int { return len(b) - len(a) })
-	return forms
-}
-
-// asciiEscaped writes every non-ASCII character of the JSON string
-// contents b as a \uXXXX escape (surrogate pairs above U+FFFF), as Python's
-// json.dumps does by default.
-func asciiEscaped(b []byte) []byte {
-	var out []byte
-	for _, r := range string(b) {
-		switch {
-		case r < utf8.RuneSelf:
-			out = append(out, byte(r))
-		case r > 0xFFFF:
-			r1, r2 := utf16.EncodeRune(r)
-			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
-		default:
-			out = fmt.Appendf(out, `\u%04x`, r)
+		end, escaped := i+1, false
+		for end < len(p) && p[end] != '"' {
+			if p[end] == '\\' {
+				escaped = true
+				end++
+			}
+			end++
 		}
-	}
-	return out
-}
-
-// RedactPayload returns p with every secret form replaced by "*****". It
-// returns p itself when no secret occurs (the common case costs one scan
-// per form). A secret outside a JSON string can leave the text invalid
-// JSON; the store then keeps it as a string, as any invalid payload.
-func RedactPayload(p json.RawMessage, secrets PayloadSecrets) json.RawMessage {
-	out := p
-	for _, f := range secrets {
-		if bytes.Contains(out, f) {
-			out = bytes.ReplaceAll(out, f, []byte(Redacted))
+		if end >= len(p) {
+			break
 		}
+		if escaped {
+			var str string
+			if json.Unmarshal(p[i:end+1], &str) == nil && containsSecret(str, secrets) {
+				for _, s := range secrets {
+					str = strings.ReplaceAll(str, s, Redacted)
+				}
+				masked, _ := json.Marshal(str)
+				out = append(append(out, p[last:i]...), masked...)
+				last = end + 1
+			}
+		}
+		i = end
 	}
-	return out
+	if out == nil {
+		return p
+	}
+	return append(out, p[last:]...)
 }

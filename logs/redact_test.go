@@ -1,10 +1,13 @@
 package logs
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestRedactHeaders(t *testing.T) {
@@ -67,6 +70,11 @@ func TestRedactPayload(t *testing.T) {
 		{"non-ASCII raw", []string{"pässwörd"}, `{"p":"pässwörd"}`, `{"p":"*****"}`},
 		{"number outside a string", []string{"123456"}, `{"pin":123456}`, `{"pin":*****}`},
 		{"several secrets, empty ignored", []string{"", "one", "two"}, `["one","two","three"]`, `["*****","*****","three"]`},
+		{"python ensure_ascii, upper-case hex", []string{`s3c/r"<&>é`}, `{"py":"s3c/r\"<&>\u00e9","up":"s3c/r\"\u003C\u0026\u003E\u00E9"}`, `{"py":"*****","up":"*****"}`},
+		{"php json_encode", []string{"pa/ss&wd"}, `{"a":"pa\/ss&wd"}`, `{"a":"*****"}`},
+		{"php, secret inside a longer escaped value", []string{"pa/ss"}, `{"a":"x \"pa\/ss\" y","b":"keep \/ me"}`, `{"a":"x \"*****\" y","b":"keep \/ me"}`},
+		{"escaped key", []string{"k/ey"}, `{"k\/ey":1}`, `{"*****":1}`},
+		{"not json: raw text still masked", []string{"tok"}, `a=tok&b=\x`, `a=*****&b=\x`},
 		{"query or form secret in a longer value", []string{"tok"}, `{"text":"a tok b"}`, `{"text":"a ***** b"}`},
 	}
 	for _, tt := range tests {
@@ -82,4 +90,46 @@ func TestRedactPayload(t *testing.T) {
 	if got := RedactPayload(in, NewPayloadSecrets([]string{"zzz"})); &got[0] != &in[0] {
 		t.Fatal("RedactPayload copied a payload without secrets")
 	}
+}
+
+// FuzzRedactPayload: after RedactPayload no string of a valid JSON payload
+// holds the secret, however it was escaped, and a payload without the
+// secret comes back unchanged.
+func FuzzRedactPayload(f *testing.F) {
+	f.Add(`{"a":"pa\/ss&wd","b":"x"}`, "pa/ss&wd")
+	f.Add(`{"py":"s3c/r\"<&>\u00e9"}`, `s3c/r"<&>é`)
+	f.Add(`["one","two"]`, "two")
+	f.Fuzz(func(t *testing.T, payload, secret string) {
+		if secret == "" || strings.Contains(secret, "*") || !json.Valid([]byte(payload)) ||
+			!utf8.ValidString(secret) || !utf8.ValidString(payload) {
+			return
+		}
+		out := RedactPayload(json.RawMessage(payload), NewPayloadSecrets([]string{secret}))
+		var v any
+		if json.Unmarshal(out, &v) != nil {
+			return // masked raw text outside a string: stored as a string, checked below
+		}
+		var walk func(any)
+		walk = func(x any) {
+			switch x := x.(type) {
+			case string:
+				if strings.Contains(x, secret) {
+					t.Fatalf("secret %q left in %q (payload %s -> %s)", secret, x, payload, out)
+				}
+			case []any:
+				for _, e := range x {
+					walk(e)
+				}
+			case map[string]any:
+				for k, e := range x {
+					walk(k)
+					walk(e)
+				}
+			}
+		}
+		walk(v)
+		if !strings.Contains(string(out), secret) && !bytes.Contains(out, []byte(Redacted)) && string(out) != payload {
+			t.Fatalf("payload changed without a secret: %s -> %s", payload, out)
+		}
+	})
 }
