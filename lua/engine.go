@@ -315,20 +315,31 @@ func newMasker(secrets []string) *strings.Replacer {
 // that requests errors quote.
 func secretForms(s string) []string {
 	forms := []string{s}
-	if b, err := json.Marshal(s); err == nil {
-		forms = append(forms, string(b[1:len(b)-1]))
+	for _, html := range []bool{true, false} {
+		once := jsonContents(s, html)
+		// Also encoded twice (json.dumps of a string that already holds
+		// JSON, sent inside a table message).
+		forms = append(forms, once, jsonContents(once, html))
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if enc.Encode(s) == nil {
-		t := strings.TrimSuffix(buf.String(), "\n")
-		forms = append(forms, t[1:len(t)-1])
-	}
+	// URL-quoted, as urllib_parse.quote / quote_plus (and Go) write it.
+	forms = append(forms, pyQuote(s, "/", false), pyQuote(s, "", false), pyQuote(s, "", true),
+		url.QueryEscape(s), url.PathEscape(s))
 	if u, err := url.Parse(s); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && strings.Trim(u.Path, "/") != "" {
 		forms = append(forms, httpSafeURL(u))
 	}
 	return forms
+}
+
+// jsonContents is s as the inside of a JSON string, HTML-escaped or not.
+func jsonContents(s string, html bool) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(html)
+	if enc.Encode(s) != nil {
+		return s
+	}
+	t := strings.TrimSuffix(buf.String(), "\n")
+	return t[1 : len(t)-1]
 }
 
 func (e *Engine) maskString(s string) string {

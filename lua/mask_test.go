@@ -19,6 +19,10 @@ func TestSecretMaskingForms(t *testing.T) {
 			[]string{`p\"w`, `w\u003cd`, `w<d`, `\\z`}},
 		{"json.dumps in a message", `result = {exit_code = 0, message = json.dumps({k = "` + luaEscape(quoted) + `"})}`,
 			[]string{`p\"w`, `w<d`, `\\z`}},
+		{"json.dumps inside a table message (encoded twice)", `result = {exit_code = 0, message = {y = json.dumps("` + luaEscape(quoted) + `")}}`,
+			[]string{`p\\\"w`, `w<d`, `w\u003cd`}},
+		{"URL-quoted", `result = {exit_code = 0, message = urllib_parse.quote("` + luaEscape(quoted) + `") .. " " .. urllib_parse.quote_plus("` + luaEscape(quoted) + `")}`,
+			[]string{"p%22w", "%3Cd"}},
 		{"requests error quoting the URL", `requests.post("` + hookURL + `", {json = {a = 1}, timeout = 2})`,
 			[]string{"xyzSECRET", "pa55", "t0k3n"}},
 	}
