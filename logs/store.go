@@ -470,14 +470,14 @@ func (s *Store) writeRound(batch []*op) {
 	var err error
 	if s.j != nil {
 		start := time.Now()
-		err = s.j.append(batch)
-		s.metrics.commit.Observe(time.Since(start).Seconds())
-		if err != nil {
-			// The journal failed (a full disk?): commit to bbolt directly,
-			// so every caller learns its own record's fate.
+		if err = s.j.append(batch); err != nil {
+			// The journal failed (a full disk?): commit to bbolt directly
+			// (commitRecs times that commit), so every caller learns its
+			// own record's fate.
 			s.log.Error("call log: journal write failed; committing directly", "records", len(batch), "err", err)
 			err = s.commit(opRecs(batch))
 		} else {
+			s.metrics.commit.Observe(time.Since(start).Seconds())
 			s.metrics.written.Add(float64(len(batch)))
 			if !s.haveOldest.Load() {
 				s.metrics.oldest.Set(float64(batch[0].k.nanos()) / 1e9)
