@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Redacted replaces a credential or secret in stored headers.
@@ -89,7 +91,12 @@ func redactCredentialMap(m map[string]string) map[string]string {
 // PayloadSecrets are the secret values to mask in stored request
 // payloads. Build it once per set of secrets with NewPayloadSecrets.
 type PayloadSecrets struct {
-	values []string // longest first
+	values [][]byte // longest first
+	// cores holds, per value, its longest run of ASCII letters and digits
+	// when that run has 4 bytes or more (else nil). JSON encoders do not
+	// escape those characters, so a payload that lacks every core as is
+	// cannot hold the value in any escaped form either.
+	cores [][]byte
 }
 
 // NewPayloadSecrets returns the secrets to mask, longest first (so a secret
@@ -97,12 +104,35 @@ type PayloadSecrets struct {
 func NewPayloadSecrets(secrets []string) PayloadSecrets {
 	var ps PayloadSecrets
 	for _, s := range secrets {
-		if s != "" && !slices.Contains(ps.values, s) {
-			ps.values = append(ps.values, s)
+		if s != "" && !slices.ContainsFunc(ps.values, func(v []byte) bool { return string(v) == s }) {
+			ps.values = append(ps.values, []byte(s))
 		}
 	}
-	slices.SortStableFunc(ps.values, func(a, b string) int { return len(b) - len(a) })
+	slices.SortStableFunc(ps.values, func(a, b []byte) int { return len(b) - len(a) })
+	for _, v := range ps.values {
+		ps.cores = append(ps.cores, alnumCore(v))
+	}
 	return ps
+}
+
+// alnumCore returns the longest run of ASCII letters and digits in v, or
+// nil when it is shorter than 4 bytes (too common to rule anything out).
+func alnumCore(v []byte) []byte {
+	var best []byte
+	for i := 0; i < len(v); {
+		j := i
+		for j < len(v) && (v[j] >= '0' && v[j] <= '9' || v[j] >= 'a' && v[j] <= 'z' || v[j] >= 'A' && v[j] <= 'Z') {
+			j++
+		}
+		if j-i > len(best) {
+			best = v[i:j]
+		}
+		i = j + 1
+	}
+	if len(best) < 4 {
+		return nil
+	}
+	return best
 }
 
 // RedactPayload returns p with every secret replaced by "*****", however
@@ -116,13 +146,24 @@ func RedactPayload(p json.RawMessage, secrets PayloadSecrets) json.RawMessage {
 	if len(secrets.values) == 0 {
 		return p
 	}
+	// The values that may occur: those whose core is in p (one search
+	// each), and those without a core.
+	var maybe [][]byte
+	for i, v := range secrets.values {
+		if c := secrets.cores[i]; c == nil || bytes.Contains(p, c) {
+			maybe = append(maybe, v)
+		}
+	}
+	if len(maybe) == 0 {
+		return p
+	}
 	out := p
 	if bytes.IndexByte(out, '\\') >= 0 {
-		out = redactEscapedStrings(out, secrets.values)
+		out = redactEscapedStrings(out, maybe)
 	}
-	for _, v := range secrets.values {
-		if bytes.Contains(out, []byte(v)) {
-			out = bytes.ReplaceAll(out, []byte(v), []byte(Redacted))
+	for _, v := range maybe {
+		if bytes.Contains(out, v) {
+			out = bytes.ReplaceAll(out, v, []byte(Redacted))
 		}
 	}
 	return out
@@ -133,39 +174,149 @@ func RedactPayload(p json.RawMessage, secrets PayloadSecrets) json.RawMessage {
 // Tokens are found by their quotes (escaped quotes skipped), which is exact
 // for valid JSON and harmless for anything else. p is returned unchanged
 // when nothing was masked.
-func redactEscapedStrings(p []byte, secrets []string) []byte {
+func redactEscapedStrings(p []byte, secrets [][]byte) []byte {
 	var out []byte // nil until the first change
+	var dec []byte // scratch for decoded tokens
 	last := 0
-	for i := 0; i < len(p); i++ {
-		if p[i] != '"' {
-			continue
-		}
-		end, escaped := i+1, false
-		for end < len(p) && p[end] != '"' {
-			if p[end] == '\\' {
-				escaped = true
-				end++
-			}
-			end++
-		}
-		if end >= len(p) {
+	for i := 0; i < len(p); {
+		q := bytes.IndexByte(p[i:], '"')
+		if q < 0 {
 			break
 		}
-		if escaped {
-			var str string
-			if json.Unmarshal(p[i:end+1], &str) == nil && containsSecret(str, secrets) {
-				for _, s := range secrets {
-					str = strings.ReplaceAll(str, s, Redacted)
+		start := i + q
+		end := closingQuote(p, start+1)
+		if end < 0 {
+			break
+		}
+		tok := p[start+1 : end]
+		if bytes.IndexByte(tok, '\\') >= 0 {
+			var ok bool
+			if dec, ok = unescapeJSON(dec[:0], tok); ok && containsSecretBytes(dec, secrets) {
+				if masked, ok := maskJSONString(p[start:end+1], secrets); ok {
+					out = append(append(out, p[last:start]...), masked...)
+					last = end + 1
 				}
-				masked, _ := json.Marshal(str)
-				out = append(append(out, p[last:i]...), masked...)
-				last = end + 1
 			}
 		}
-		i = end
+		i = end + 1
 	}
 	if out == nil {
 		return p
 	}
 	return append(out, p[last:]...)
+}
+
+// maskJSONString decodes the JSON string token tok, masks the secrets in
+// it and encodes it again.
+func maskJSONString(tok []byte, secrets [][]byte) ([]byte, bool) {
+	var str string
+	if json.Unmarshal(tok, &str) != nil {
+		return nil, false
+	}
+	for _, s := range secrets {
+		str = strings.ReplaceAll(str, string(s), Redacted)
+	}
+	b, err := json.Marshal(str)
+	return b, err == nil
+}
+
+// closingQuote returns the index of the quote that ends the string whose
+// contents start at from (a quote after an even run of backslashes), or -1.
+func closingQuote(p []byte, from int) int {
+	for i := from; i < len(p); {
+		q := bytes.IndexByte(p[i:], '"')
+		if q < 0 {
+			return -1
+		}
+		j := i + q
+		n := 0
+		for k := j - 1; k >= from && p[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return j
+		}
+		i = j + 1
+	}
+	return -1
+}
+
+// containsSecretBytes reports whether v holds one of secrets.
+func containsSecretBytes(v []byte, secrets [][]byte) bool {
+	for _, s := range secrets {
+		if bytes.Contains(v, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeJSON appends the decoded contents of a JSON string (without its
+// quotes) to dst; false on a malformed escape. It only needs to be right
+// enough to find secrets: a hit is confirmed by encoding/json.
+func unescapeJSON(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			continue
+		}
+		if i++; i >= len(s) {
+			return dst, false
+		}
+		switch s[i] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(s[i+1:])
+			if !ok {
+				return dst, false
+			}
+			i += 4
+			if utf16.IsSurrogate(r) && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
+				if r2, ok := hex4(s[i+3:]); ok {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					}
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			return dst, false
+		}
+	}
+	return dst, true
+}
+
+// hex4 parses four hex digits at the start of s.
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
