@@ -71,6 +71,33 @@ records:
     result = {allowed = true}
 `
 
+// currentTable builds the routing table of the definitions in dir (as
+// serve would, without a server) and holds it as the current one; the
+// table is closed when the test ends.
+func currentTable(t *testing.T, dir string) *atomic.Pointer[table] {
+	t.Helper()
+	set, err := definitions.LoadDir(dir, definitions.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := buildTable(set, buildOptions{Logger: discardLogger(), DefaultTimeout: time.Second, LuaMetrics: lua.NewMetrics(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tb.close)
+	var cur atomic.Pointer[table]
+	cur.Store(tb)
+	return &cur
+}
+
+// openFile is a definitions file holding the always-allowing authenticator
+// "open" and hooks (records built with hook).
+func openFile(hooks string) string {
+	return "cetmix_tower_yaml_version: 1\nrecords:\n" +
+		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+		hooks
+}
+
 func hook(ref, endpoint, auth, extra, code string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "- cetmix_tower_model: webhook\n  reference: %s\n  name: %s\n  endpoint: %s\n  authenticator_id: %s\n", ref, ref, endpoint, auth)
@@ -247,10 +274,9 @@ func TestBodyLimit(t *testing.T) {
 }
 
 func TestConcurrencyLimit(t *testing.T) {
-	files := map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
-		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+	files := map[string]string{"a.yaml": openFile(
 		hook("slow", "slow", "open", "timeout: 2", `while true do end`) +
-		hook("fast", "fast", "open", "", `result.message = "fast"`)}
+			hook("fast", "fast", "open", "", `result.message = "fast"`))}
 	d := startDaemon(t, files, func(o *Options) { o.MaxConcurrent = 1 })
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -438,9 +464,8 @@ func TestMetricsAndAdmin(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	files := map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
-		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
-		hook("slow", "slow", "open", "timeout: 1", `while true do end`)}
+	files := map[string]string{"a.yaml": openFile(
+		hook("slow", "slow", "open", "timeout: 1", `while true do end`))}
 	d := startDaemon(t, files, nil)
 	got := make(chan response, 1)
 	go func() { got <- do(t, "POST", d.pub+DefaultPrefix+"slow", "{}", nil) }()
@@ -529,19 +554,9 @@ records:
   code: |
     error("boom")
 `})
-	set, err := definitions.LoadDir(dir, definitions.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := buildTable(set, buildOptions{Logger: discardLogger(), DefaultTimeout: time.Second, LuaMetrics: lua.NewMetrics(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tb.close()
-	var cur atomic.Pointer[table]
-	cur.Store(tb)
+	cur := currentTable(t, dir)
 	var announced, most, appends atomic.Int64
-	p := newPipeline(DefaultOptions(), &cur, newMetrics(prometheus.NewRegistry()), discardLogger(),
+	p := newPipeline(DefaultOptions(), cur, newMetrics(prometheus.NewRegistry()), discardLogger(),
 		func(context.Context, *logs.Record) error {
 			if announced.Load() != 0 {
 				t.Error("Append while this call's record is still announced")
@@ -684,11 +699,10 @@ func TestCallLogEarlyAnswers(t *testing.T) {
 // TestRequestPayloads: Host among the headers, multipart and lenient
 // urlencoded forms, lenient query strings.
 func TestRequestPayloads(t *testing.T) {
-	files := map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
-		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+	files := map[string]string{"a.yaml": openFile(
 		hook("host", "host", "open", "", `result.message = tostring(headers["Host"]) .. "|" .. tostring(headers.host)`) +
-		hook("form", "form", "open", "content_type: form", `result.message = json.dumps(payload)`) +
-		hook("query", "query", "open", "method: get", `result.message = json.dumps(payload)`)}
+			hook("form", "form", "open", "content_type: form", `result.message = json.dumps(payload)`) +
+			hook("query", "query", "open", "method: get", `result.message = json.dumps(payload)`))}
 	d := startDaemon(t, files, nil)
 	base := d.pub + DefaultPrefix
 	host := strings.TrimPrefix(d.pub, "http://")
@@ -743,20 +757,9 @@ func TestRequestPayloads(t *testing.T) {
 // runs; the async log keeps answering.
 func TestCallLogDownAnswers503(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
-		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
-		hook("ok", "ok", "open", "", `result = {exit_code = 0, message = "ran", body = "custom"}`)})
-	set, err := definitions.LoadDir(dir, definitions.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := buildTable(set, buildOptions{Logger: discardLogger(), DefaultTimeout: time.Second, LuaMetrics: lua.NewMetrics(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tb.close()
-	var cur atomic.Pointer[table]
-	cur.Store(tb)
+	writeFiles(t, dir, map[string]string{"a.yaml": openFile(
+		hook("ok", "ok", "open", "", `result = {exit_code = 0, message = "ran", body = "custom"}`))})
+	cur := currentTable(t, dir)
 	tests := []struct {
 		name           string
 		durable        bool
@@ -776,7 +779,7 @@ func TestCallLogDownAnswers503(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got *logs.Record
-			p := newPipeline(DefaultOptions(), &cur, newMetrics(prometheus.NewRegistry()), discardLogger(),
+			p := newPipeline(DefaultOptions(), cur, newMetrics(prometheus.NewRegistry()), discardLogger(),
 				func(_ context.Context, r *logs.Record) error { got = r; return tt.appendErr })
 			p.durable = tt.durable
 			p.logFailing = func() bool { return tt.failing }
@@ -801,10 +804,9 @@ func TestCallLogDownAnswers503(t *testing.T) {
 // TestMemoryGuardStopsRunawayCode: --max-memory interrupts code that grows
 // the heap without bound, long before its timeout; the daemon keeps serving.
 func TestMemoryGuardStopsRunawayCode(t *testing.T) {
-	files := map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
-		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
+	files := map[string]string{"a.yaml": openFile(
 		hook("hog", "hog", "open", "timeout: 60", "local t, i = {}, 0\nwhile true do i = i + 1; t[i] = string.rep(\"x\", 4000) .. i end") +
-		hook("fine", "fine", "open", "", `result.message = "fine"`)}
+			hook("fine", "fine", "open", "", `result.message = "fine"`))}
 	d := startDaemon(t, files, func(o *Options) { o.MaxMemory = 96 << 20 })
 	start := time.Now()
 	r := do(t, "POST", d.pub+DefaultPrefix+"hog", "{}", nil)

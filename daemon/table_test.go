@@ -12,9 +12,8 @@ import (
 // Lua line), with secrets masked.
 func TestBuildTableLuaErrorsMatchLoadDir(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"a.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n" +
-		"- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: |\n    result = {allowed = true}\n" +
-		hook("bad", "bad", "open", "", "local s = #!cxtower.secret.tok!#\nresult = {exit_code = 0\nlocal x = s s")})
+	writeFiles(t, dir, map[string]string{"a.yaml": openFile(
+		hook("bad", "bad", "open", "", "local s = #!cxtower.secret.tok!#\nresult = {exit_code = 0\nlocal x = s s"))})
 	env := []string{"TOWERHOOK_SECRET_TOK=very-secret-value"}
 	_, want := definitions.LoadDir(dir, definitions.Options{Environ: env})
 	if want == nil {
