@@ -154,6 +154,36 @@ func bareHandler() http.Handler {
 	})
 }
 
+// bareAfter is the bare handler preceded by keep, which makes the request
+// body durable (a reference for the durable call log).
+func bareAfter(b *testing.B, keep func(r *http.Request, body []byte) error) http.Handler {
+	bare := bareHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+		if err != nil {
+			http.Error(w, "read", 400)
+			return
+		}
+		if err := keep(r, body); err != nil {
+			b.Error(err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		bare.ServeHTTP(w, r)
+	})
+}
+
+// loadServe serves h on a loopback port for one loadRun and returns its req/s.
+func loadServe(b *testing.B, h http.Handler) float64 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	defer srv.Close()
+	return loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+}
+
 func startBenchDaemon(b *testing.B, sync bool) *testDaemon {
 	secrets := b.TempDir()
 	if err := os.WriteFile(filepath.Join(secrets, "bench"), []byte(benchSecret), 0o600); err != nil {
@@ -178,14 +208,7 @@ func BenchmarkLoopback(b *testing.B) {
 	// The bare handlers run with Go's defaults, towerhook as serve runs it
 	// (TuneRuntime).
 	b.Run("bare", func(b *testing.B) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := &http.Server{Handler: bareHandler()}
-		go srv.Serve(ln)
-		defer srv.Close()
-		bare = loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+		bare = loadServe(b, bareHandler())
 	})
 	// The bare handler plus a durable call-log record per request: how much
 	// of the gap is the durable log itself (an fsync'd group commit that
@@ -196,31 +219,12 @@ func BenchmarkLoopback(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer store.Close()
-		bare := bareHandler()
-		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
-			if err != nil {
-				http.Error(w, "read", 400)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			rec := &logs.Record{
+		ofBare(b, loadServe(b, bareAfter(b, func(r *http.Request, body []byte) error {
+			return store.Append(r.Context(), &logs.Record{
 				Webhook: "push", Endpoint: "push", Method: r.Method, HTTPStatus: 200,
 				RequestHeaders: logs.RedactHeaders(r.Header, nil), RequestPayload: body,
-			}
-			if err := store.Append(r.Context(), rec); err != nil {
-				b.Error(err)
-			}
-			bare.ServeHTTP(w, r)
-		})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := &http.Server{Handler: handler}
-		go srv.Serve(ln)
-		defer srv.Close()
-		ofBare(b, loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push"))
+			})
+		})))
 	})
 	// The bare handler plus the smallest durable group commit there is
 	// (groupSync: the body appended to a preallocated file, one fdatasync
@@ -232,27 +236,7 @@ func BenchmarkLoopback(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer g.f.Close()
-		bare := bareHandler()
-		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
-			if err != nil {
-				http.Error(w, "read", 400)
-				return
-			}
-			if err := g.append(body); err != nil {
-				b.Error(err)
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			bare.ServeHTTP(w, r)
-		})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv := &http.Server{Handler: handler}
-		go srv.Serve(ln)
-		defer srv.Close()
-		ofBare(b, loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push"))
+		ofBare(b, loadServe(b, bareAfter(b, func(_ *http.Request, body []byte) error { return g.append(body) })))
 	})
 	b.Run("towerhook_durable", func(b *testing.B) {
 		defer TuneRuntime(os.Getenv)()
