@@ -97,8 +97,9 @@ func serve(args []string, stderr io.Writer) int {
 }
 
 func validate(args []string, stdout, stderr io.Writer) int {
-	var o daemon.ValidateOptions
+	o := daemon.ValidateOptions{RetentionDays: daemon.DefaultRetentionDays}
 	fs := newFlagSet("validate", stderr)
+	fs.IntVar(&o.RetentionDays, "log-retention-days", o.RetentionDays, "the daemon's call log retention: a longer dedup_window is an error (0 = forever)")
 	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret")
 	fs.BoolVar(&o.RequireSecrets, "require-secrets", false, "fail on unresolved secrets even without --secrets-dir")
 	fs.Usage = func() {

@@ -76,7 +76,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	}
 	defer admLn.Close()
 
-	rl := newReloader(o.Dir, definitions.Options{SecretsDir: o.SecretsDir}, buildOptions{
+	rl := newReloader(o.Dir, definitions.Options{SecretsDir: o.SecretsDir, RetentionDays: o.LogRetentionDays}, buildOptions{
 		Logger: logger, LuaMetrics: lm, DefaultTimeout: o.Timeout,
 		DisableSubprocess: o.DisableSubprocess, DisableRequests: o.DisableRequests,
 		MaxSubprocesses: o.MaxConcurrentProcess, PoolSize: o.MaxConcurrent, Shared: shared,
