@@ -89,6 +89,18 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 		}
 		b = append(b, ']')
 	}
+	if r.DuplicateOf != "" {
+		b = append(b, `,"duplicate_of":`...)
+		b = appendString(b, r.DuplicateOf)
+	}
+	if r.Job != "" {
+		b = append(b, `,"job":`...)
+		b = appendString(b, r.Job)
+	}
+	if r.Attempt != 0 {
+		b = append(b, `,"attempt":`...)
+		b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	}
 	return append(b, '}')
 }
 

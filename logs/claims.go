@@ -1,0 +1,113 @@
+package logs
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Claim is a remembered delivery id (README "Delivery"): the first call
+// with that id for a webhook, kept until Expires.
+type Claim struct {
+	Webhook string `json:"webhook"`
+	// ID is the delivery id as the daemon keeps it (long or odd ids are
+	// hashed before they get here).
+	ID        string    `json:"id"`
+	RequestID string    `json:"request_id"`
+	Status    int       `json:"status"`
+	Message   string    `json:"message"`
+	Job       string    `json:"job,omitempty"`
+	Time      time.Time `json:"time"`
+	Expires   time.Time `json:"expires"`
+	// Release deletes the claim instead of storing it (Batch only).
+	Release bool `json:"-"`
+}
+
+func claimKey(webhook, id string) []byte {
+	b := make([]byte, 0, len(webhook)+1+len(id))
+	b = append(b, webhook...)
+	b = append(b, 0)
+	return append(b, id...)
+}
+
+// Claims calls fn for every stored claim that has not expired at now.
+func (s *Store) Claims(now time.Time, fn func(*Claim)) error {
+	return s.metaScan(metaClaims, nil, nil, false, func(_, v []byte) bool {
+		c := new(Claim)
+		if json.Unmarshal(v, c) == nil && c.Expires.After(now) {
+			fn(c)
+		}
+		return true
+	})
+}
+
+// PruneDelivery deletes expired claims and the jobs that ended (succeeded,
+// dead, superseded, canceled) before the retention cutoff, with their
+// requests; it returns how many entries it deleted. The daily pruner calls
+// it; jobs that still wait to run are never pruned.
+func (s *Store) PruneDelivery() (int, error) {
+	if s.opts.ReadOnly {
+		return 0, nil
+	}
+	if s.running.Load() {
+		if err := s.flush(); err != nil { // journaled state first
+			return 0, err
+		}
+	}
+	now := s.now()
+	var cut time.Time
+	if s.opts.RetentionDays > 0 {
+		cut = now.UTC().AddDate(0, 0, -s.opts.RetentionDays)
+	}
+	n := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(metaBucketNames[metaClaims]); b != nil {
+			var dead [][]byte
+			_ = b.ForEach(func(k, v []byte) error {
+				var c Claim
+				if json.Unmarshal(v, &c) != nil || !c.Expires.After(now) {
+					dead = append(dead, bytes.Clone(k))
+				}
+				return nil
+			})
+			for _, k := range dead {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+			}
+			n += len(dead)
+		}
+		if cut.IsZero() {
+			return nil
+		}
+		jobs, reqs := tx.Bucket(metaBucketNames[metaJobs]), tx.Bucket(metaBucketNames[metaJobReqs])
+		if jobs == nil {
+			return nil
+		}
+		var old [][]byte
+		c := jobs.Cursor()
+		// Job keys start with the time they were queued: only older ones
+		// can have ended before the cutoff.
+		for k, v := c.First(); k != nil && len(k) == keyLen && key(k).nanos() < cut.UnixNano(); k, v = c.Next() {
+			var j Job
+			if json.Unmarshal(v, &j) == nil && !Pending(j.State) && j.Updated.Before(cut) {
+				old = append(old, bytes.Clone(k))
+			}
+		}
+		for _, k := range old {
+			if err := jobs.Delete(k); err != nil {
+				return err
+			}
+			if reqs != nil {
+				if err := reqs.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		n += len(old)
+		return nil
+	})
+	return n, err
+}
