@@ -25,7 +25,9 @@ var JobStates = []string{JobQueued, JobRunning, JobRetrying, JobSucceeded, JobDe
 
 // Pending reports whether a job in state waits to run (it is in the
 // pending index and resumes after a restart).
-func Pending(state string) bool { return state == JobQueued || state == JobRetrying || state == JobRunning }
+func Pending(state string) bool {
+	return state == JobQueued || state == JobRetrying || state == JobRunning
+}
 
 // Job is one background run of a webhook. JSON names are the admin API's.
 type Job struct {

@@ -128,8 +128,8 @@ type Store struct {
 
 // op is one queued record.
 type op struct {
-	k     key
-	val   []byte
+	k   key
+	val []byte
 	// meta, when set, is a meta frame (delivery state, meta.go) written
 	// with key mk in the same group as the record (val may then be nil).
 	meta  []byte
