@@ -34,6 +34,9 @@ type reloader struct {
 	luaMetrics *lua.Metrics
 	current    atomic.Pointer[table]
 	requests   chan reloadRequest
+	// subscribers are told of every new table after the swap (the job
+	// scheduler: README "Delivery").
+	subscribers []func(*table)
 
 	mu       sync.Mutex // guards the fields below (read by the admin API)
 	last     ReloadResult
@@ -157,6 +160,9 @@ func (r *reloader) reload(reason string) ReloadResult {
 	old.onClose = func() { r.forgetRemoved(old, r.current.Load()) }
 	r.current.Store(t)
 	old.retire()
+	for _, f := range r.subscribers {
+		f(t)
+	}
 
 	res.Status, res.Hash = "success", t.hash
 	r.metrics.reloads.WithLabelValues("success").Inc()

@@ -14,13 +14,15 @@ type Claim struct {
 	Webhook string `json:"webhook"`
 	// ID is the delivery id as the daemon keeps it (long or odd ids are
 	// hashed before they get here).
-	ID        string    `json:"id"`
-	RequestID string    `json:"request_id"`
-	Status    int       `json:"status"`
-	Message   string    `json:"message"`
-	Job       string    `json:"job,omitempty"`
-	Time      time.Time `json:"time"`
-	Expires   time.Time `json:"expires"`
+	ID        string `json:"id"`
+	RequestID string `json:"request_id"`
+	Status    int    `json:"status"`
+	Message   string `json:"message"`
+	// MessageJSON: Message is JSON (a table the code answered with).
+	MessageJSON bool      `json:"message_json,omitempty"`
+	Job         string    `json:"job,omitempty"`
+	Time        time.Time `json:"time"`
+	Expires     time.Time `json:"expires"`
 	// Release deletes the claim instead of storing it (Batch only).
 	Release bool `json:"-"`
 }

@@ -92,8 +92,9 @@ type Batch struct {
 	Claims []*Claim
 }
 
-// NewJobID returns a fresh job id (sortable by time, like record ids).
-func (s *Store) NewJobID(t time.Time) string { return makeKey(t.UnixNano(), s.seq.Add(1)).id() }
+// NewID returns a fresh id for a job or a record (sortable by time; a record
+// given it must have Time t).
+func (s *Store) NewID(t time.Time) string { return makeKey(t.UnixNano(), s.seq.Add(1)).id() }
 
 // AppendBatch stores rec (nil: none) and b in one group commit and returns
 // once both are committed, in either mode (a 202 is answered only for a
