@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -239,4 +240,73 @@ func TestEnqueueFullDisk(t *testing.T) {
 	if len(page.Jobs) != 0 {
 		t.Errorf("%d jobs stored", len(page.Jobs))
 	}
+}
+
+// TestTenThousandQueued: 10 000 queued jobs stay in the store, not in
+// memory (the scheduler keeps their ids), and /api/v1/jobs pages through
+// them.
+func TestTenThousandQueued(t *testing.T) {
+	if testing.Short() {
+		t.Skip("queues 10 000 jobs")
+	}
+	gate := filepath.Join(t.TempDir(), "gate")
+	r := startRig(t, map[string]string{"a.yaml": openFile(
+		hook("held", "held", "open", "background: true\nconcurrency: 1\ntimeout: 300", gateCode(gate)))})
+	const n, size = 10000, 4 << 10
+	body := `{"pad": "` + strings.Repeat("x", size) + `"}`
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if resp := do(t, "POST", r.url+"held", body, nil); resp.Status != 202 {
+				t.Errorf("%d %s", resp.Status, resp.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := r.store.PruneDelivery(); err != nil { // checkpoint the journal
+		t.Fatal(err)
+	}
+	grown := int64(heap()) - int64(before)
+	if limit := int64(n * size / 2); grown > limit {
+		t.Errorf("heap grew by %d MiB for %d MiB of queued payloads (limit %d MiB)", grown>>20, n*size>>20, limit>>20)
+	}
+	t.Logf("heap grew by %.1f MiB for %d queued jobs of %d KiB", float64(grown)/(1<<20), n, size>>10)
+	seen := map[string]bool{}
+	cursor, pages := "", 0
+	for {
+		var page logs.JobPage
+		if code := getJSON(t, r.admin+"/api/v1/jobs?state=queued&limit=1000&cursor="+cursor, &page); code != 200 {
+			t.Fatalf("page %d: %d", pages, code)
+		}
+		pages++
+		for _, j := range page.Jobs {
+			if seen[j.ID] || j.State != logs.JobQueued {
+				t.Fatalf("job %s listed twice or %s", j.ID, j.State)
+			}
+			seen[j.ID] = true
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if len(seen) != n-1 || pages != 10 {
+		t.Errorf("%d queued jobs in %d pages, want %d in 10 (one runs)", len(seen), pages, n-1)
+	}
+	if got := testutil.ToFloat64(r.m.delivery.jobs.WithLabelValues(logs.JobQueued)); got != n-1 {
+		t.Errorf("towerhook_jobs{state=queued} = %v", got)
+	}
+	openGate(t, gate)
 }
