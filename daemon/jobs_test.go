@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -309,4 +310,61 @@ func TestTenThousandQueued(t *testing.T) {
 		t.Errorf("towerhook_jobs{state=queued} = %v", got)
 	}
 	openGate(t, gate)
+}
+
+// TestJobsReload: a changed webhook keeps its queue and its jobs run the
+// new code; a disabled or removed webhook's pending jobs end dead with
+// that reason.
+func TestJobsReload(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	bg := "background: true\nconcurrency: 1\ntimeout: 120"
+	d := startDaemon(t, map[string]string{
+		"a.yaml": openFile(hook("a", "a", "open", bg, gateCode(gate)+"\nresult.message = 'v1'")),
+		"b.yaml": openFile(hook("b", "b", "open", bg, gateCode(gate))),
+		"c.yaml": openFile(hook("c", "c", "open", bg, gateCode(gate))),
+	}, nil)
+	job := func(path string) string { return jobOf(t, do(t, "POST", d.pub+DefaultPrefix+path, "{}", nil)) }
+	state := func(id string) logs.Job {
+		var j logs.Job
+		getJSON(t, d.admin+"/api/v1/jobs/"+id, &j)
+		return j
+	}
+	waitState := func(id, want string) logs.Job {
+		var j logs.Job
+		eventually(t, 60*time.Second, id+" "+want, func() bool { j = state(id); return j.State == want })
+		return j
+	}
+	a1, a2, b1, b2, c1, c2 := job("a"), job("a"), job("b"), job("b"), job("c"), job("c")
+	for _, id := range []string{a1, b1, c1} {
+		waitState(id, logs.JobRunning)
+	}
+	writeFiles(t, d.dir, map[string]string{
+		"a.yaml": openFile(hook("a", "a", "open", bg, "result.message = 'v2'")),
+		"b.yaml": openFile(hook("b", "b", "open", bg+"\nactive: false", gateCode(gate))),
+	})
+	if err := os.Remove(filepath.Join(d.dir, "c.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, "POST", d.admin+"/-/reload", "", nil); r.Status != 200 {
+		t.Fatalf("reload: %d %s", r.Status, r.Body)
+	}
+	if j := waitState(b2, logs.JobDead); j.Error != "webhook disabled" || j.Attempts != 0 {
+		t.Errorf("b2: %+v", j)
+	}
+	if j := waitState(c2, logs.JobDead); j.Error != "webhook removed" {
+		t.Errorf("c2: %+v", j)
+	}
+	if j := state(a2); j.State != logs.JobQueued {
+		t.Errorf("a2 is %s, want still queued", j.State)
+	}
+	openGate(t, gate)
+	for _, id := range []string{a1, b1, c1, a2} {
+		waitState(id, logs.JobSucceeded)
+	}
+	j := state(a2)
+	var rec logs.Record
+	getJSON(t, d.admin+"/api/v1/logs/"+j.Records[len(j.Records)-1], &rec)
+	if rec.ResultMessage != "v2" {
+		t.Errorf("a2 ran %q, want the new code's v2", rec.ResultMessage)
+	}
 }

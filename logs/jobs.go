@@ -37,8 +37,9 @@ type Job struct {
 	Created   time.Time `json:"created"`
 	Updated   time.Time `json:"updated"`
 	RequestID string    `json:"request_id"`
-	// Attempts counts the attempts made; MaxAttempts is when it ends dead.
-	Attempts    int `json:"attempts"`
+	// Attempts counts the attempts made (JSON "attempt": the number of
+	// the last one, 0 before the first); MaxAttempts is when it ends dead.
+	Attempts    int `json:"attempt"`
 	MaxAttempts int `json:"max_attempts"`
 	// NextRun is when a retrying job runs again.
 	NextRun time.Time `json:"next_run,omitzero"`
