@@ -170,7 +170,7 @@ func TestJobsShutdown(t *testing.T) {
 	ids := enqueueMany(t, d.pub+DefaultPrefix+"work", 5)
 	eventually(t, 60*time.Second, "2 jobs running", func() bool { return len(runLines(t, runs)) == 2 })
 	running := runLines(t, runs)
-	d.cancel() // as SIGTERM
+	d.cancel()                        // as SIGTERM
 	time.Sleep(50 * time.Millisecond) // let it stop taking jobs (nothing asserts on time)
 	openGate(t, gate)
 	err := <-d.done

@@ -56,7 +56,7 @@ result.message = "deployed " .. payload.ref .. " on attempt " .. request.attempt
 	}
 	// The admin API shows the job with its attempts.
 	var v struct {
-		State    string        `json:"state"`
+		State    string         `json:"state"`
 		Attempts []*logs.Record `json:"attempts"`
 	}
 	if code := getJSON(t, r.admin+"/api/v1/jobs/"+job, &v); code != 200 || v.State != "succeeded" || len(v.Attempts) != 3 {
