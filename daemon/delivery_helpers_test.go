@@ -34,7 +34,7 @@ func startRig(t testing.TB, files map[string]string) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
-	cur := currentTable(t.(*testing.T), dir)
+	cur := currentTable(t, dir)
 	reg := prometheus.NewRegistry()
 	m := newMetrics(reg)
 	store, err := logs.Open(filepath.Join(t.TempDir(), logs.FileName), logs.Options{Sync: true, Registerer: reg})

@@ -306,15 +306,23 @@ func routeByRef(t *table, ref string) *route {
 
 // attempt runs one attempt of a job and stores its outcome with its record.
 func (s *scheduler) attempt(ref, id string) {
-	defer func() {
+	defer s.wg.Done()
+	// done gives the run slots back (once): as soon as the code ended, so
+	// that the next jobs run while this outcome waits for its commit.
+	released := false
+	done := func() {
+		if released {
+			return
+		}
+		released = true
 		<-s.sem
 		s.mu.Lock()
 		s.queue(ref).running--
 		delete(s.running, id)
 		s.mu.Unlock()
-		s.wg.Done()
 		s.poke()
-	}()
+	}
+	defer done()
 	j, err := s.store.Job(id)
 	if err != nil {
 		s.logger.Error("jobs: reading a job", "job", id, "err", err)
@@ -349,6 +357,7 @@ func (s *scheduler) attempt(ref, id string) {
 		s.logger.Warn("jobs: noting a running job", "job", id, "err", err)
 	}
 	rec := s.runAttempt(t, rt, j, req, start)
+	done()
 	s.settle(ref, j, rec)
 }
 
