@@ -47,10 +47,6 @@ type reloadRequest struct {
 }
 
 func newReloader(dir string, defOpts definitions.Options, bo buildOptions, m *metrics, logger *slog.Logger) *reloader {
-	// Every reload compiles all code in buildTable, which reports Lua errors
-	// as LoadDir's stand-in check would: skip that check, so each code is
-	// parsed once. (validate keeps it, to list YAML and Lua errors in one run.)
-	defOpts.SkipCodeCheck = true
 	r := &reloader{
 		dir: dir, defOpts: defOpts, buildOpts: bo, logger: logger, metrics: m,
 		luaMetrics: bo.LuaMetrics,
@@ -117,7 +113,7 @@ func (r *reloader) reloadWait(ctx context.Context, reason string) (ReloadResult,
 func (r *reloader) reload(reason string) ReloadResult {
 	now := time.Now()
 	res := ReloadResult{Reason: reason, Time: now}
-	set, err := definitions.LoadDir(r.dir, r.defOpts)
+	set, err := loadSet(r.dir, r.defOpts)
 	var t *table
 	if err == nil {
 		cur := r.current.Load()

@@ -32,10 +32,12 @@ type Options struct {
 	// instead of failing (for `towerhook validate` without secrets); the
 	// missing references are listed by Set.MissingSecrets.
 	AllowMissingSecrets bool
-	// SkipCodeCheck leaves Lua syntax checking to the caller: the daemon's
-	// build step compiles every code with the lua package anyway and
-	// reports errors the same way (file, line, reference, Lua line), so a
-	// reload parses each code once, not twice.
+	// SkipCodeCheck leaves Lua syntax checking of a valid directory to the
+	// caller: the daemon's build step compiles every code with the lua
+	// package anyway and reports errors the same way (file, line,
+	// reference, Lua line), so a reload parses each code once, not twice.
+	// A load that fails for other reasons still checks every code, so it
+	// reports exactly the errors a load without SkipCodeCheck reports.
 	SkipCodeCheck bool
 }
 
@@ -217,6 +219,13 @@ func build(files []string, results []fileResult) (*Set, error) {
 		routes[key] = w
 	}
 
+	if len(errs) > 0 || slices.ContainsFunc(all, func(r *rawRecord) bool { return len(r.errs) > 0 }) {
+		// The load fails: list every error, Lua syntax errors included,
+		// whatever the caller meant to compile itself.
+		for _, r := range all {
+			r.checkPendingCode()
+		}
+	}
 	for _, r := range all {
 		for _, e := range r.errs {
 			if e.Reference == "" {
