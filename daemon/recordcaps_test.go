@@ -156,6 +156,7 @@ func TestRecordCaps(t *testing.T) {
 				t.Fatalf("status %d, want %d", r.Status, tt.status)
 			}
 			raw, rec := storedRecord(t, d, reqID)
+			t.Logf("stored record: %d bytes", len(raw))
 			if len(raw) > tt.maxBytes {
 				t.Errorf("stored record is %d bytes, want at most %d", len(raw), tt.maxBytes)
 			}
