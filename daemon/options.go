@@ -30,20 +30,24 @@ const (
 // Options configure Serve. Every field has a `serve` flag and a
 // TOWERHOOK_<FLAG> environment variable.
 type Options struct {
-	Dir                  string
-	Listen               string
-	AdminListen          string
-	Data                 string
-	SecretsDir           string
-	LogRetentionDays     int
-	Timeout              time.Duration
-	MaxBody              Size
-	MaxConcurrent        int
-	LogSync              bool
-	Prefix               string
-	LogFormat            string
-	LogLevel             string
-	RescanInterval       time.Duration
+	Dir              string
+	Listen           string
+	AdminListen      string
+	Data             string
+	SecretsDir       string
+	LogRetentionDays int
+	Timeout          time.Duration
+	MaxBody          Size
+	MaxConcurrent    int
+	LogSync          bool
+	Prefix           string
+	LogFormat        string
+	LogLevel         string
+	RescanInterval   time.Duration
+	// ReloadSettle is how long a file changed in place must stay unchanged
+	// before a watched or periodic reload loads it (README "Reload"); 0
+	// loads at once.
+	ReloadSettle         time.Duration
 	DisableSubprocess    bool
 	DisableRequests      bool
 	ShutdownTimeout      time.Duration
@@ -77,6 +81,7 @@ func DefaultOptions() Options {
 		LogFormat:        "json",
 		LogLevel:         "info",
 		RescanInterval:   60 * time.Second,
+		ReloadSettle:     DefaultReloadSettle,
 		ShutdownTimeout:  30 * time.Second,
 		// Children mostly wait (deploy scripts, network); 16 per CPU keeps a
 		// burst from fork-bombing the host without starving short commands
@@ -159,6 +164,7 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&o.RescanInterval, "rescan-interval", o.RescanInterval, "periodic full rescan (0 disables)")
+	fs.DurationVar(&o.ReloadSettle, "reload-settle", o.ReloadSettle, "a file written in place loads once unchanged this long (at most 10 times this wait; 0 = at once)")
 	fs.BoolVar(&o.DisableSubprocess, "disable-subprocess", o.DisableSubprocess, "remove the subprocess module")
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")

@@ -80,6 +80,23 @@ func LoadDir(dir string, opts Options) (*Set, error) {
 	return build(files, results)
 }
 
+// StatFiles returns the files LoadDir would read below dir, by their
+// slash-separated path relative to the scanned root, with what os.Stat
+// says of them (symbolic links followed). A file that vanishes meanwhile
+// is left out; folders that cannot be read are skipped (LoadDir reports
+// them). The daemon compares the files between reloads to hold back one
+// that is still being written (README "Reload").
+func StatFiles(dir string) map[string]fs.FileInfo {
+	root, files, _ := scanDir(dir)
+	out := make(map[string]fs.FileInfo, len(files))
+	for _, f := range files {
+		if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(f))); err == nil {
+			out[f] = fi
+		}
+	}
+	return out
+}
+
 // pathErrText is err without the absolute path that fs.PathError carries.
 func pathErrText(err error) string {
 	if pe, ok := err.(*fs.PathError); ok {
