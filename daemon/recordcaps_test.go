@@ -7,6 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"towerhook/definitions"
+	"towerhook/logs"
 )
 
 // storedRecord returns the call-log record of the request with id reqID,
@@ -190,5 +193,66 @@ func wantTruncated(t *testing.T, rec map[string]any, want bool) {
 	t.Helper()
 	if got := rec["truncated"] == true; got != want {
 		t.Errorf("truncated = %v, want %v", rec["truncated"], want)
+	}
+}
+
+// FuzzCapRecord: caps cut after masking, so a capped value is a prefix of
+// the masked value (plus the marker) and holds no run of 8 bytes of a
+// secret that the masked value does not hold; every limit holds.
+func FuzzCapRecord(f *testing.F) {
+	f.Add("deploy/app", "sha256=abc", "s3cr3t-Value-long", 3, 1)
+	f.Add(strings.Repeat("e", 250)+"s3cr3t-Value", strings.Repeat("x", 1020)+"s3cr3t-Value", "s3cr3t-Value", 100, 40)
+	f.Add("é"+strings.Repeat("ü", 200), strings.Repeat("ß", 600), "üüüüüüüü", 70, 0)
+	f.Fuzz(func(t *testing.T, endpoint, value, secret string, headers, payloadLen int) {
+		headers, payloadLen = min(max(headers, 0), 200), min(max(payloadLen, 0), 10000)
+		endpoint, value = endpoint[:min(len(endpoint), 4096)], value[:min(len(value), 4096)]
+		secrets := []string{secret}
+		h := http.Header{}
+		for i := range headers {
+			h.Set(fmt.Sprintf("X-H-%03d", i), value)
+		}
+		payload := json.RawMessage(strings.Repeat("p", payloadLen))
+		rec := &logs.Record{Endpoint: endpoint, Method: "POST", RequestHeaders: logs.RedactHeaders(h, secrets),
+			RequestPayload: payload, AuthenticationStatus: logs.AuthFailed}
+		masked := definitions.MaskSecrets(endpoint, secrets)
+		capRecord(rec, secrets)
+
+		checkCut(t, "endpoint", rec.Endpoint, masked, recordEndpointMax, secret)
+		size := 0
+		for k, v := range rec.RequestHeaders {
+			size += len(k) + len(v)
+			want := value
+			if strings.Contains(value, secret) && secret != "" {
+				want = logs.Redacted
+			}
+			checkCut(t, k, v, want, recordHeaderValueMax, secret)
+		}
+		if len(rec.RequestHeaders) > recordHeadersMax || size > recordHeaderBytesMax {
+			t.Errorf("%d headers, %d bytes kept", len(rec.RequestHeaders), size)
+		}
+		if len(rec.RequestPayload) > recordUnauthPayloadMax+2 {
+			t.Errorf("payload of %d bytes kept", len(rec.RequestPayload))
+		}
+		cut := len(masked) > recordEndpointMax || len(rec.RequestHeaders) < headers || payloadLen > recordUnauthPayloadMax
+		if cut && !rec.Truncated {
+			t.Error("something was cut, truncated not set")
+		}
+	})
+}
+
+// checkCut checks a capped value against the masked value it came from.
+func checkCut(t *testing.T, what, got, masked string, limit int, secret string) {
+	t.Helper()
+	kept := got
+	if i := strings.LastIndex(got, "…(truncated, "); i >= 0 && len(masked) > limit {
+		kept = got[:i]
+	}
+	if !strings.HasPrefix(masked, kept) || len(kept) > limit {
+		t.Fatalf("%s: kept %q of masked %q (limit %d)", what, kept, masked, limit)
+	}
+	for i := 0; i+8 <= len(secret); i++ {
+		if run := secret[i : i+8]; strings.Contains(kept, run) && !strings.Contains(masked, run) {
+			t.Fatalf("%s: %q of the secret survives the cut", what, run)
+		}
 	}
 }
