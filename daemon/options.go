@@ -30,28 +30,28 @@ const (
 // Options configure Serve. Every field has a `serve` flag and a
 // TOWERHOOK_<FLAG> environment variable.
 type Options struct {
-	Dir              string
-	Listen           string
-	AdminListen      string
-	Data             string
-	SecretsDir       string
-	LogRetentionDays int
-	Timeout          time.Duration
-	MaxBody          Size
-	MaxConcurrent    int
-	LogSync          bool
-	Prefix           string
-	LogFormat        string
-	LogLevel         string
-	RescanInterval   time.Duration
-	// ReloadSettle is how long a file changed in place must stay unchanged
-	// before a watched or periodic reload loads it (README "Reload"); 0
-	// loads at once.
-	ReloadSettle         time.Duration
+	Dir                  string
+	Listen               string
+	AdminListen          string
+	Data                 string
+	SecretsDir           string
+	LogRetentionDays     int
+	Timeout              time.Duration
+	MaxBody              Size
+	MaxConcurrent        int
+	LogSync              bool
+	Prefix               string
+	LogFormat            string
+	LogLevel             string
+	RescanInterval       time.Duration
 	DisableSubprocess    bool
 	DisableRequests      bool
 	ShutdownTimeout      time.Duration
 	MaxConcurrentProcess int
+	// ReloadSettle is how long a file changed in place must stay unchanged
+	// before a watched or periodic reload loads it (README "Reload"); 0
+	// loads at once.
+	ReloadSettle time.Duration
 	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code
 	// is interrupted when the live heap passes 80% of it. 0 turns it off.
 	MaxMemory Size
