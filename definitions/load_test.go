@@ -367,8 +367,8 @@ func TestSkipCodeCheckSameErrors(t *testing.T) {
 	for _, d := range dirs {
 		t.Run(d.Name(), func(t *testing.T) {
 			dir := filepath.Join("testdata", "bad", d.Name())
-			_, checked := LoadDir(dir, Options{Environ: noEnv})
-			_, skipped := LoadDir(dir, Options{Environ: noEnv, SkipCodeCheck: true})
+			_, checked := LoadDir(dir, Options{Environ: noEnv, RetentionDays: 30})
+			_, skipped := LoadDir(dir, Options{Environ: noEnv, SkipCodeCheck: true, RetentionDays: 30})
 			if skipped == nil {
 				if !strings.HasPrefix(d.Name(), "lua_") || d.Name() == "lua_and_unknown_key" {
 					t.Errorf("loads without the code check; with it: %v", checked)
