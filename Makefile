@@ -53,6 +53,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeMeta -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzDedupID -fuzztime 60s ./daemon/
 	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/
 
 validate-examples:
