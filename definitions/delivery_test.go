@@ -6,11 +6,8 @@ import (
 	"time"
 )
 
-// TestDeliveryKeys: the delivery keys of README "Delivery" load into
-// Webhook.Delivery, with their defaults when absent.
-func TestDeliveryKeys(t *testing.T) {
-	hook := func(keys string) string {
-		return `cetmix_tower_yaml_version: 1
+// deliveryHook is a file with one webhook, to which tests add keys.
+const deliveryHook = `cetmix_tower_yaml_version: 1
 records:
 - cetmix_tower_model: webhook_authenticator
   reference: open
@@ -22,8 +19,12 @@ records:
   authenticator_id: open
   endpoint: e
   code: result = {exit_code = 0}
-` + keys
-	}
+`
+
+// TestDeliveryKeys: the delivery keys of README "Delivery" load into
+// Webhook.Delivery, with their defaults when absent.
+func TestDeliveryKeys(t *testing.T) {
+	hook := func(keys string) string { return deliveryHook + keys }
 	tests := []struct {
 		name      string
 		keys      string
@@ -63,19 +64,7 @@ records:
 
 // TestDeliveryChangesHash: a changed delivery setting is a changed set.
 func TestDeliveryChangesHash(t *testing.T) {
-	base := `cetmix_tower_yaml_version: 1
-records:
-- cetmix_tower_model: webhook_authenticator
-  reference: open
-  name: Open
-  code: result = {allowed = true}
-- cetmix_tower_model: webhook
-  reference: hook
-  name: Hook
-  authenticator_id: open
-  endpoint: e
-  code: result = {exit_code = 0}
-`
+	base := deliveryHook
 	hashOf := func(extra string) string {
 		dir := t.TempDir()
 		writeFiles(t, dir, map[string]string{"defs.yaml": base + extra})

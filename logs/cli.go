@@ -142,10 +142,13 @@ func oneLine(s string, n int) string {
 
 // WriteJSONLines writes one JSON object per record per line (the --json
 // output of towerhook logs).
-func WriteJSONLines(w io.Writer, recs []*Record) error {
+func WriteJSONLines(w io.Writer, recs []*Record) error { return writeJSONLines(w, recs) }
+
+// writeJSONLines writes one JSON object per item per line.
+func writeJSONLines[T any](w io.Writer, items []T) error {
 	enc := json.NewEncoder(w)
-	for _, r := range recs {
-		if err := enc.Encode(r); err != nil {
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,6 @@ package logs
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,12 +74,4 @@ func WriteJobTable(w io.Writer, jobs []*Job) error {
 }
 
 // WriteJobJSONLines writes one JSON object per job per line.
-func WriteJobJSONLines(w io.Writer, jobs []*Job) error {
-	enc := json.NewEncoder(w)
-	for _, j := range jobs {
-		if err := enc.Encode(j); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func WriteJobJSONLines(w io.Writer, jobs []*Job) error { return writeJSONLines(w, jobs) }
