@@ -228,9 +228,7 @@ func (s *scheduler) dispatch() {
 		}
 	}
 	s.mu.Unlock()
-	for _, e := range ends {
-		s.end(e)
-	}
+	s.end(ends...)
 }
 
 // drain takes every pending job out of the queue.
@@ -274,24 +272,46 @@ func (q *jobQueue) supersede() []ending {
 	return ends
 }
 
-// end stores that a job ended without running again.
-func (s *scheduler) end(e ending) {
-	j, err := s.store.Job(e.id)
-	if err != nil {
-		s.logger.Error("jobs: reading a job to end it", "job", e.id, "err", err)
+// endGroup is how many ended jobs one commit stores.
+const endGroup = 256
+
+// end stores that jobs ended without running (again), a group per commit.
+func (s *scheduler) end(ends ...ending) {
+	for len(ends) > 0 {
+		n := min(len(ends), endGroup)
+		s.endGroup(ends[:n])
+		ends = ends[n:]
+	}
+}
+
+func (s *scheduler) endGroup(ends []ending) {
+	var b logs.Batch
+	var prev []string
+	now := time.Now().UTC()
+	for _, e := range ends {
+		j, err := s.store.Job(e.id)
+		if err != nil {
+			s.logger.Error("jobs: reading a job to end it", "job", e.id, "err", err)
+			continue
+		}
+		if !logs.Pending(j.State) {
+			continue
+		}
+		prev = append(prev, j.State)
+		j.State, j.Error, j.SupersededBy, j.Updated, j.NextRun = e.state, e.reason, e.by, now, time.Time{}
+		b.Jobs = append(b.Jobs, j)
+	}
+	if len(b.Jobs) == 0 {
 		return
 	}
-	if !logs.Pending(j.State) {
+	if err := s.store.AppendBatch(context.Background(), nil, b); err != nil {
+		s.logger.Error("jobs: storing the end of jobs", "jobs", len(b.Jobs), "err", err)
 		return
 	}
-	prev := j.State
-	j.State, j.Error, j.SupersededBy, j.Updated, j.NextRun = e.state, e.reason, e.by, time.Now().UTC(), time.Time{}
-	if err := s.store.AppendBatch(context.Background(), nil, logs.Batch{Jobs: []*logs.Job{j}}); err != nil {
-		s.logger.Error("jobs: storing the end of a job", "job", e.id, "state", e.state, "err", err)
-		return
+	for i, j := range b.Jobs {
+		s.moveGauge(prev[i], j.State)
+		s.logger.Info("job ended", "job", j.ID, "webhook", j.Webhook, "state", j.State, "reason", j.Error)
 	}
-	s.moveGauge(prev, e.state)
-	s.logger.Info("job ended", "job", e.id, "webhook", j.Webhook, "state", e.state, "reason", e.reason)
 }
 
 // routeByRef finds a webhook's route in t.

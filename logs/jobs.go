@@ -97,18 +97,23 @@ type Batch struct {
 // given it must have Time t).
 func (s *Store) NewID(t time.Time) string { return makeKey(t.UnixNano(), s.seq.Add(1)).id() }
 
-// AppendBatch stores rec (nil: none) and b in one group commit and returns
-// once both are committed, in either mode (a 202 is answered only for a
-// stored job).
+// AppendBatch stores rec (nil: none) and b in one group commit. It returns
+// once both are committed when the store is synchronous or b holds jobs (a
+// 202 is answered only for a stored job, and the scheduler reads jobs
+// back); otherwise, as Append, once queued.
 func (s *Store) AppendBatch(ctx context.Context, rec *Record, b Batch) error {
 	ops, err := batchOps(b)
 	if err != nil {
 		return err
 	}
-	if rec != nil && len(ops) == 0 {
-		return s.appendOp(ctx, rec, nil, true)
+	wait := s.opts.Sync || len(b.Jobs) > 0
+	if len(ops) == 0 {
+		if rec == nil {
+			return nil
+		}
+		return s.appendOp(ctx, rec, nil, wait)
 	}
-	return s.appendOp(ctx, rec, encodeMeta(ops), true)
+	return s.appendOp(ctx, rec, encodeMeta(ops), wait)
 }
 
 func batchOps(b Batch) ([]metaOp, error) {
