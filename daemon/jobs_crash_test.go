@@ -43,7 +43,7 @@ func TestHelperDaemon(t *testing.T) {
 // crashFiles is a background webhook running two jobs at once; each
 // attempt appends its job id to runs, then waits for gate.
 func crashFiles(runs, gate string) map[string]string {
-	return map[string]string{"a.yaml": openFile(hook("work", "work", "open", "background: true\nconcurrency: 2\ntimeout: 120",
+	return map[string]string{"a.yaml": openFile(hook("work", "work", "open", "background: true\nconcurrency: 2\ntimeout: 120\ndedup: header:X-Delivery",
 		fmt.Sprintf(`subprocess.run({"sh", "-c", "echo $1 >> '%s'", "sh", request.job})
 `, runs)+gateCode(gate)))}
 }
@@ -60,7 +60,7 @@ func enqueueMany(t *testing.T, url string, n int) []string {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ids[i] = jobOf(t, do(t, "POST", url, fmt.Sprintf(`{"n": %d}`, i), nil))
+			ids[i] = jobOf(t, do(t, "POST", url, fmt.Sprintf(`{"n": %d}`, i), map[string]string{"X-Delivery": fmt.Sprint("d", i)}))
 		}()
 	}
 	wg.Wait()
@@ -146,6 +146,13 @@ func TestJobsSurviveSIGKILL(t *testing.T) {
 		}
 		return len(states) == len(ids)
 	})
+	// The delivery ids survived too: a redelivery gets the same job.
+	for _, i := range []int{0, 57, 101} {
+		r := do(t, "POST", d.pub+DefaultPrefix+"work", "{}", map[string]string{"X-Delivery": fmt.Sprint("d", i)})
+		if jobOf(t, r) != ids[i] || r.Header.Get("X-Towerhook-Duplicate-Of") == "" {
+			t.Errorf("redelivery d%d after the restart: %s %v", i, r.Body, r.Header)
+		}
+	}
 	count := map[string]int{}
 	for _, id := range runLines(t, runs) {
 		count[id]++

@@ -368,3 +368,23 @@ func TestJobsReload(t *testing.T) {
 		t.Errorf("a2 ran %q, want the new code's v2", rec.ResultMessage)
 	}
 }
+
+// TestDeliveryAsyncLog: with --log-sync=false a background call is still
+// answered 202 only once its job is stored, the job runs, and dedup works.
+func TestDeliveryAsyncLog(t *testing.T) {
+	d := startDaemon(t, map[string]string{"a.yaml": openFile(
+		hook("bg", "bg", "open", "background: true", `result.message = "ran " .. request.job`) +
+			hook("once", "once", "open", "dedup: query:id", `result.message = "first " .. request.id`))},
+		func(o *Options) { o.LogSync = false })
+	id := jobOf(t, do(t, "POST", d.pub+DefaultPrefix+"bg", "{}", nil))
+	eventually(t, 30*time.Second, "the job", func() bool {
+		var j logs.Job
+		getJSON(t, d.admin+"/api/v1/jobs/"+id, &j)
+		return j.State == logs.JobSucceeded
+	})
+	first := do(t, "POST", d.pub+DefaultPrefix+"once?id=1", "{}", map[string]string{"X-Request-Id": "a1"})
+	again := do(t, "POST", d.pub+DefaultPrefix+"once?id=1", "{}", nil)
+	if first.Message != "first a1" || again.Message != "first a1" || again.Header.Get("X-Towerhook-Duplicate-Of") != "a1" {
+		t.Errorf("dedup without log sync: %s / %s %v", first.Body, again.Body, again.Header)
+	}
+}

@@ -34,8 +34,16 @@ func claimKey(webhook, id string) []byte {
 	return append(b, id...)
 }
 
-// Claims calls fn for every stored claim that has not expired at now.
+// Claims calls fn for every stored claim that has not expired at now. The
+// daemon reads them once, at start-up; journaled claims are not kept
+// readable in memory (meta.go), so a running store first commits its
+// journal to bbolt.
 func (s *Store) Claims(now time.Time, fn func(*Claim)) error {
+	if s.running.Load() {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
 	return s.metaScan(metaClaims, nil, nil, false, func(_, v []byte) bool {
 		c := new(Claim)
 		if json.Unmarshal(v, c) == nil && c.Expires.After(now) {

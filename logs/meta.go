@@ -167,6 +167,9 @@ func (ov *overlay) journaled(frame key, meta []byte) {
 		ov.m = map[string]overlayEntry{}
 	}
 	for _, o := range ops {
+		if o.bucket == metaClaims {
+			continue // read back only at start-up (Claims), after replay
+		}
 		ov.m[overlayKey(o.bucket, o.key)] = overlayEntry{frame: frame, val: o.val, del: o.del}
 	}
 }
@@ -182,6 +185,9 @@ func (ov *overlay) committed(recs []pendingRec) {
 		}
 		ops, _ := decodeMeta(r.val)
 		for _, o := range ops {
+			if o.bucket == metaClaims {
+				continue
+			}
 			k := overlayKey(o.bucket, o.key)
 			if e, ok := ov.m[k]; ok && e.frame == r.k {
 				delete(ov.m, k)
