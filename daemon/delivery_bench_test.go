@@ -56,7 +56,7 @@ func loadDelivery(b *testing.B, url string, want int) float64 {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	for range clients {
 		wg.Add(1)
 		go func() {
@@ -83,6 +83,9 @@ func loadDelivery(b *testing.B, url string, want int) float64 {
 	wg.Wait()
 	rate := float64(b.N) / time.Since(start).Seconds()
 	b.ReportMetric(rate, "req/s")
+	// CPU per request (the process's, client included): steadier than
+	// req/s on a shared machine.
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/req")
 	return rate
 }
 
