@@ -374,32 +374,12 @@ func (st *state) openLogger() *glua.LTable {
 		{"exception", "ERROR", slog.LevelError},
 	} {
 		t.RawSetString(lv.name, L.NewFunction(func(L *glua.LState) int {
-			msg := L.ToStringMeta(L.Get(1)).String()
-			if n := L.GetTop(); n > 1 {
-				args := make([]glua.LValue, 0, n-1)
-				for i := 2; i <= n; i++ {
-					args = append(args, L.Get(i))
-				}
-				// Python's logging formats msg % args; on failure, join.
-				formatted := ""
-				ok := false
-				if f, isStr := L.Get(1).(glua.LString); isStr {
-					formatted, ok = pyPercent(L, st.null, string(f), args, maxLogMsg)
-				}
-				if ok {
-					msg = formatted
-				} else {
-					parts := []string{msg}
-					for _, a := range args {
-						parts = append(parts, L.ToStringMeta(a).String())
-					}
-					msg = strings.Join(parts, " ")
-				}
+			msg := st.logMessage(L)
+			if m, cut := st.e.mask.MaskCut(msg, maxLogMsg); cut {
+				msg = m + "...(truncated)"
+			} else {
+				msg = m
 			}
-			if len(msg) > maxLogMsg {
-				msg = msg[:maxLogMsg] + "...(truncated)"
-			}
-			msg = st.e.maskString(msg)
 			cs := st.cur
 			if cs.res != nil {
 				switch {
@@ -420,6 +400,46 @@ func (st *state) openLogger() *glua.LTable {
 
 // maxLogMsg bounds a _logger message; longer ones are truncated.
 const maxLogMsg = 64 << 10
+
+// logMessage returns the text of a _logger call's arguments: Python's
+// msg % args, or the arguments joined with spaces when that fails. Only
+// as much is built as masking and truncation to maxLogMsg can use (one
+// secret form's length more), plus a byte that tells the text was longer.
+func (st *state) logMessage(L *glua.LState) string {
+	limit := maxLogMsg + st.e.mask.Longest()
+	msg := L.ToStringMeta(L.Get(1)).String()
+	n := L.GetTop()
+	if n <= 1 {
+		return msg
+	}
+	args := make([]glua.LValue, 0, n-1)
+	for i := 2; i <= n; i++ {
+		args = append(args, L.Get(i))
+	}
+	if f, isStr := L.Get(1).(glua.LString); isStr {
+		if formatted, ok := pyPercent(L, st.null, string(f), args, limit); ok {
+			return formatted
+		}
+	}
+	var b strings.Builder
+	put := capWriter(&b, limit)
+	put(msg)
+	for _, a := range args {
+		put(" ")
+		put(L.ToStringMeta(a).String())
+	}
+	return b.String()
+}
+
+// capWriter returns a function that writes to b until it holds limit+1
+// bytes, and drops the rest.
+func capWriter(b *strings.Builder, limit int) func(string) {
+	return func(s string) {
+		if room := limit + 1 - b.Len(); room > 0 {
+			b.WriteString(s[:min(len(s), room)])
+		}
+	}
+}
 
 // pySpec is one parsed % directive: flags, width and precision.
 type pySpec struct {
@@ -467,6 +487,7 @@ func (sp pySpec) sign(neg bool) string {
 // limit. Output past limit is not rendered, but the rest is still checked.
 func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LValue, limit int) (string, bool) {
 	var b strings.Builder
+	put := capWriter(&b, limit)
 	next := 0
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' {
@@ -474,15 +495,13 @@ func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LVal
 			if j < 0 {
 				j = len(format) - i
 			}
-			if b.Len() <= limit {
-				b.WriteString(format[i : i+j])
-			}
+			put(format[i : i+j])
 			i += j - 1
 			continue
 		}
 		i++
 		if i < len(format) && format[i] == '%' {
-			b.WriteByte('%')
+			put("%")
 			continue
 		}
 		var sp pySpec
@@ -529,12 +548,12 @@ func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LVal
 		if i >= len(format) || next >= len(args) {
 			return "", false
 		}
-		s, ok := sp.render(L, null, format[i], args[next], b.Len() > limit)
+		s, ok := sp.render(L, null, format[i], args[next], b.Len() > limit, limit)
 		if !ok {
 			return "", false
 		}
 		next++
-		b.WriteString(s)
+		put(s)
 	}
 	if next != len(args) {
 		return "", false
@@ -542,8 +561,9 @@ func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LVal
 	return b.String(), true
 }
 
-// render formats one argument for verb; skip only checks it.
-func (sp pySpec) render(L *glua.LState, null glua.LValue, verb byte, v glua.LValue, skip bool) (string, bool) {
+// render formats one argument for verb; skip only checks it. Of a string,
+// only the first limit+1 bytes are rendered.
+func (sp pySpec) render(L *glua.LState, null glua.LValue, verb byte, v glua.LValue, skip bool, limit int) (string, bool) {
 	if verb == 's' || verb == 'r' {
 		if skip {
 			return "", true
@@ -559,14 +579,17 @@ func (sp pySpec) render(L *glua.LState, null glua.LValue, verb byte, v glua.LVal
 			}
 		case glua.LString:
 			s = string(x)
+			if len(s) > limit {
+				s = s[:limit+1]
+			}
 			if verb == 'r' {
 				s = pyRepr(s)
 			}
 		default:
 			if v == null {
 				s = "None"
-			} else {
-				s = L.ToStringMeta(v).String()
+			} else if s = L.ToStringMeta(v).String(); len(s) > limit {
+				s = s[:limit+1]
 			}
 		}
 		if sp.hasPrec && utf8.RuneCountInString(s) > sp.prec {
