@@ -54,3 +54,33 @@ func TestConversionCaps(t *testing.T) {
 		})
 	}
 }
+
+// TestHelperOutputCaps: helpers that can grow their input check the 16 MiB
+// cap while (or before) they build, not after (quote of 16 MiB returned
+// 48 MiB).
+func TestHelperOutputCaps(t *testing.T) {
+	e := testEngine(t, Options{})
+	for _, code := range []string{
+		`urllib_parse.quote(string.rep("\1", 16 * 2^20))`,
+		`urllib_parse.quote_plus(string.rep("\1", 6 * 2^20))`,
+		`urllib_parse.urlencode({a = string.rep("\1", 6 * 2^20)})`,
+		`local s = string.rep("x", 6 * 2^20) string.format("%s%s%s", s, s, s)`,
+		`re.sub("(a+)", string.rep("\\1", 100), string.rep("a", 2^20))`,
+		`string.gsub(string.rep("a", 2^16), "^.*$", string.rep("%0", 400))`,
+		`base64.b64encode(string.rep("x", 13 * 2^20))`,
+		`binascii.hexlify(string.rep("x", 9 * 2^20))`,
+	} {
+		var r *Result
+		n := allocDuring(func() {
+			r = run(t, e, KindWebhook, code, func(c *Call) { c.Timeout = time.Minute })
+		})
+		if r.Err == nil || !strings.Contains(r.Err.Error(), "too large") {
+			t.Errorf("%s: err = %.200v", code, r.Err)
+		}
+		// The cap, grown by doubling, and the input: far below the old
+		// results (48 MiB, 100 MiB).
+		if n > 96<<20 {
+			t.Errorf("%s: allocated %d MiB", code, n>>20)
+		}
+	}
+}

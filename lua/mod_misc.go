@@ -147,14 +147,14 @@ func strftime(f string, t time.Time) string {
 func pyQuote(s, safe string, plus bool) string {
 	const hexU = "0123456789ABCDEF"
 	var b strings.Builder
+	b.Grow(pyQuoteLen(s, safe, plus))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '.', c == '-', c == '~':
-			b.WriteByte(c)
-		case plus && c == ' ':
-			b.WriteByte('+')
-		case c < 0x80 && strings.IndexByte(safe, c) >= 0:
+		case quoteKeeps(c, safe, plus):
+			if plus && c == ' ' {
+				c = '+'
+			}
 			b.WriteByte(c)
 		default:
 			b.WriteByte('%')
@@ -163,6 +163,64 @@ func pyQuote(s, safe string, plus bool) string {
 		}
 	}
 	return b.String()
+}
+
+// quoteKeeps reports whether pyQuote writes c as one byte.
+func quoteKeeps(c byte, safe string, plus bool) bool {
+	switch {
+	case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '.', c == '-', c == '~':
+		return true
+	case plus && c == ' ':
+		return true
+	}
+	return c < 0x80 && strings.IndexByte(safe, c) >= 0
+}
+
+// pyQuoteLen is len(pyQuote(s, safe, plus)), counted without building it.
+func pyQuoteLen(s, safe string, plus bool) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !quoteKeeps(s[i], safe, plus) {
+			n += 2
+		}
+	}
+	return n
+}
+
+// checkedQuote is pyQuote for a module function: a result longer than
+// MaxStringSize raises before anything is built.
+func checkedQuote(L *glua.LState, s, safe string, plus bool) string {
+	if pyQuoteLen(s, safe, plus) > MaxStringSize {
+		L.RaiseError("resulting string too large")
+	}
+	return pyQuote(s, safe, plus)
+}
+
+// checkFormLen raises when m as a form body would pass MaxStringSize.
+func checkFormLen(L *glua.LState, m map[string]string) {
+	n := 0
+	for k, v := range m {
+		if n += pyQuoteLen(k, "", true) + pyQuoteLen(v, "", true) + 2; n > MaxStringSize+1 {
+			L.RaiseError("resulting string too large")
+		}
+	}
+}
+
+// joinForm returns the pairs as k=v&k=v (both quoted with plus), raising
+// when the result would pass MaxStringSize.
+func joinForm(L *glua.LState, pairs [][2]string) string {
+	n := 0
+	for _, p := range pairs {
+		n += pyQuoteLen(p[0], "", true) + pyQuoteLen(p[1], "", true) + 2
+		if n > MaxStringSize+1 {
+			L.RaiseError("resulting string too large")
+		}
+	}
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		parts[i] = pyQuote(p[0], "", true) + "=" + pyQuote(p[1], "", true)
+	}
+	return strings.Join(parts, "&")
 }
 
 // pyUnquote decodes %XX (invalid escapes stay as they are), and + when plus.
@@ -233,11 +291,11 @@ func (st *state) openURLLib() *glua.LTable {
 	L := st.L
 	t := L.CreateTable(0, 8)
 	t.RawSetString("quote", L.NewFunction(func(L *glua.LState) int {
-		L.Push(glua.LString(pyQuote(L.CheckString(1), L.OptString(2, "/"), false)))
+		L.Push(glua.LString(checkedQuote(L, L.CheckString(1), L.OptString(2, "/"), false)))
 		return 1
 	}))
 	t.RawSetString("quote_plus", L.NewFunction(func(L *glua.LState) int {
-		L.Push(glua.LString(pyQuote(L.CheckString(1), L.OptString(2, ""), true)))
+		L.Push(glua.LString(checkedQuote(L, L.CheckString(1), L.OptString(2, ""), true)))
 		return 1
 	}))
 	t.RawSetString("unquote", L.NewFunction(func(L *glua.LState) int {
@@ -250,8 +308,7 @@ func (st *state) openURLLib() *glua.LTable {
 	}))
 	t.RawSetString("urlencode", L.NewFunction(func(L *glua.LState) int {
 		tb := L.CheckTable(1)
-		type kv struct{ k, v string }
-		var items []kv
+		var items [][2]string
 		str := func(v glua.LValue) string {
 			if v == st.null {
 				return "None"
@@ -261,11 +318,11 @@ func (st *state) openURLLib() *glua.LTable {
 		add := func(ks string, v glua.LValue) {
 			if sub, ok := v.(*glua.LTable); ok {
 				for i := 1; i <= sub.Len(); i++ {
-					items = append(items, kv{ks, str(sub.RawGetInt(i))})
+					items = append(items, [2]string{ks, str(sub.RawGetInt(i))})
 				}
 				return
 			}
-			items = append(items, kv{ks, str(v)})
+			items = append(items, [2]string{ks, str(v)})
 		}
 		if n := pairCount(tb); n > 0 {
 			// A sequence of {key, value} pairs, as Python's
@@ -276,13 +333,9 @@ func (st *state) openURLLib() *glua.LTable {
 			}
 		} else {
 			tb.ForEach(func(k, v glua.LValue) { add(str(k), v) })
-			sort.SliceStable(items, func(i, j int) bool { return items[i].k < items[j].k })
+			sort.SliceStable(items, func(i, j int) bool { return items[i][0] < items[j][0] })
 		}
-		parts := make([]string, len(items))
-		for i, it := range items {
-			parts[i] = pyQuote(it.k, "", true) + "=" + pyQuote(it.v, "", true)
-		}
-		L.Push(glua.LString(strings.Join(parts, "&")))
+		L.Push(glua.LString(joinForm(L, items)))
 		return 1
 	}))
 	t.RawSetString("urlparse", L.NewFunction(func(L *glua.LState) int {

@@ -37,6 +37,7 @@ func (st *state) openRequests() *glua.LTable {
 				spec.Data = []byte(d)
 			case *glua.LTable:
 				m := stringMap(L, d, "data")
+				checkFormLen(L, m)
 				form := make([]string, 0, len(m))
 				for k, v := range m {
 					form = append(form, pyQuote(k, "", true)+"="+pyQuote(v, "", true))
