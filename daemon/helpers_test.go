@@ -41,6 +41,16 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 // startDaemon runs Serve over files; mod may adjust the options.
 func startDaemon(t testing.TB, files map[string]string, mod func(*Options)) *testDaemon {
 	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return startDaemonLogged(t, files, mod, logger)
+}
+
+// startDaemonLogged is startDaemon with the daemon's logger.
+func startDaemonLogged(t testing.TB, files map[string]string, mod func(*Options), logger *slog.Logger) *testDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
 	o := DefaultOptions()
@@ -57,10 +67,6 @@ func startDaemon(t testing.TB, files map[string]string, mod func(*Options)) *tes
 	o.OnReady = func(pub, adm string) { ready <- [2]string{pub, adm} }
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &testDaemon{t: t, dir: dir, data: o.Data, cancel: cancel, done: make(chan error, 1)}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
 	go func() { d.done <- Serve(ctx, o, logger) }()
 	select {
 	case addrs := <-ready:

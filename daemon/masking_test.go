@@ -1,0 +1,151 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// maskSecret is 22 bytes, as the one whose 21 first bytes leaked at the
+// end of a truncated log line; maskShort is the short secret that turned a
+// number into invalid JSON.
+const (
+	maskSecret = "Tok3n-0123456789-abcde"
+	maskShort  = "1234"
+)
+
+// lockedBuffer collects the daemon log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// leakOf returns the first 8-byte run of secret (all of it when shorter)
+// found in text, or "".
+func leakOf(text, secret string) string {
+	n := min(8, len(secret))
+	for i := 0; i+n <= len(secret); i++ {
+		if strings.Contains(text, secret[i:i+n]) {
+			return secret[i : i+n]
+		}
+	}
+	return ""
+}
+
+// maskingDaemon serves hooks (records built with hook) with the secrets
+// long = maskSecret and short = maskShort, logging to log.
+func maskingDaemon(t *testing.T, hooks string, log io.Writer) *testDaemon {
+	dir := t.TempDir()
+	for name, v := range map[string]string{"long": maskSecret, "short": maskShort} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return startDaemonLogged(t, map[string]string{"hooks.yml": openFile(hooks)},
+		func(o *Options) { o.SecretsDir = dir }, logger)
+}
+
+// answerText is everything an answer shows: status line, headers, body.
+func answerText(r response) string {
+	var b strings.Builder
+	r.Header.Write(&b)
+	for k := range r.Header {
+		b.WriteString(k + "\n")
+	}
+	return b.String() + r.Body
+}
+
+// recordText is the raw JSON of the call-log records of webhook ref.
+func recordText(t *testing.T, admin, ref string) string {
+	t.Helper()
+	resp, err := http.Get(admin + "/api/v1/logs?webhook=" + ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), `"webhook":"`+ref+`"`) {
+		t.Fatalf("no record of %s: %.300s", ref, b)
+	}
+	return string(b)
+}
+
+// TestSecretsMaskedInEveryOutput: a secret is masked in the answer's body
+// and headers (Content-Type and header names included), the call record
+// and the daemon log, also where a cap cuts the text (masking comes
+// first), and masking never makes a JSON answer invalid (README "Secrets").
+func TestSecretsMaskedInEveryOutput(t *testing.T) {
+	const long = `#!cxtower.secret.long!#`
+	const short = `#!cxtower.secret.short!#`
+	hooks := hook("logtail", "logtail", "open", "", `_logger.info(string.rep("x", 65536 - 21) .. `+long+`)
+_logger.warning("%s", string.rep("y", 65536 - 9) .. `+long+`)
+result.message = "ok"`) +
+		hook("ctype", "ctype", "open", "", `result = {exit_code = 0, body = "b", content_type = "text/plain; k=" .. `+long+`,
+  headers = {["X-"..`+long+`] = `+long+`, ["X-Plain"] = "v " .. `+long+`}}`) +
+		hook("number", "number", "open", "", `result.message = {total = tonumber("9" .. `+short+`), list = {`+short+`, 5}, s = "a" .. `+short+`, [`+short+`] = 1}`) +
+		hook("errtable", "errtable", "open", "", `error({code = `+long+`, n = tonumber(`+short+`)})`) +
+		hook("longerr", "longerr", "open", "", `error(string.rep("z", 65536 - 3) .. `+long+`)`)
+	var log lockedBuffer
+	d := maskingDaemon(t, hooks, &log)
+	for _, tc := range []struct {
+		ref    string
+		status int
+		json   bool // the answer is application/json
+	}{
+		{"logtail", 200, true},
+		{"ctype", 200, false},
+		{"number", 200, true},
+		{"errtable", 500, true},
+		{"longerr", 500, true},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			r := do(t, "POST", d.pub+DefaultPrefix+tc.ref, "{}", nil)
+			if r.Status != tc.status {
+				t.Fatalf("status %d: %.300s", r.Status, r.Body)
+			}
+			if tc.json && !json.Valid([]byte(r.Body)) {
+				t.Errorf("invalid JSON answer: %.300s", r.Body)
+			}
+			outputs := map[string]string{"answer": answerText(r), "record": recordText(t, d.admin, tc.ref), "daemon log": log.String()}
+			for where, text := range outputs {
+				if l := leakOf(text, maskSecret); l != "" {
+					t.Errorf("%s leaks %q", where, l)
+				}
+			}
+			if l := leakOf(r.Body, maskShort); l != "" {
+				t.Errorf("answer leaks %q: %.300s", l, r.Body)
+			}
+		})
+	}
+	// Masking keeps the shape: the number that held a secret is the
+	// string "*****", other values stay.
+	r := do(t, "POST", d.pub+DefaultPrefix+"number", "{}", nil)
+	want := `{"message":{"*****":1,"list":["*****",5],"s":"a*****","total":"*****"}}` + "\n"
+	if r.Body != want {
+		t.Errorf("number: %s, want %s", r.Body, want)
+	}
+	r = do(t, "POST", d.pub+DefaultPrefix+"ctype", "{}", nil)
+	if ct := r.Header.Get("Content-Type"); ct != "text/plain; k=*****" || r.Header.Get("X-*****") != "*****" {
+		t.Errorf("headers: %v", r.Header)
+	}
+}
