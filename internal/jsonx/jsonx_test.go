@@ -51,3 +51,16 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendString escapes a call record's usual strings: plain text
+// and a log line with quotes.
+func BenchmarkAppendString(b *testing.B) {
+	plain := strings.Repeat("push to octocat/Hello-World ", 8)
+	quoted := strings.Repeat(`INFO: deployed "main" in 2.5 s\n`, 8)
+	b.ReportAllocs()
+	buf := make([]byte, 0, 1024)
+	for b.Loop() {
+		buf = AppendString(buf[:0], plain)
+		buf = AppendString(buf, quoted)
+	}
+}
