@@ -39,6 +39,13 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// Reset empties the buffer.
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
 // leakOf returns the first 8-byte run of secret (all of it when shorter)
 // found in text, or "".
 func leakOf(text, secret string) string {
@@ -53,7 +60,7 @@ func leakOf(text, secret string) string {
 
 // maskingDaemon serves hooks (records built with hook) with the secrets
 // long = maskSecret and short = maskShort, logging to log.
-func maskingDaemon(t *testing.T, hooks string, log io.Writer) *testDaemon {
+func maskingDaemon(t testing.TB, hooks string, log io.Writer) *testDaemon {
 	dir := t.TempDir()
 	for name, v := range map[string]string{"long": maskSecret, "short": maskShort} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
@@ -76,7 +83,7 @@ func answerText(r response) string {
 }
 
 // recordText is the raw JSON of the call-log records of webhook ref.
-func recordText(t *testing.T, admin, ref string) string {
+func recordText(t testing.TB, admin, ref string) string {
 	t.Helper()
 	resp, err := http.Get(admin + "/api/v1/logs?webhook=" + ref)
 	if err != nil {
@@ -148,4 +155,77 @@ result.message = "ok"`) +
 	if ct := r.Header.Get("Content-Type"); ct != "text/plain; k=*****" || r.Header.Get("X-*****") != "*****" {
 		t.Errorf("headers: %v", r.Header)
 	}
+}
+
+// fuzzHook puts the secret "long" at offset off of a text of off + len +
+// tail bytes, in the output that where picks: messages (string, table,
+// JSON text, failure), log lines (plain, formatted, joined), errors
+// (string, table), body, content type, header value and name.
+const fuzzHook = `local s = string.rep("x", payload.off) .. #!cxtower.secret.long!# .. string.rep("y", payload.tail)
+local w = payload.where
+if w == 0 then result.message = s
+elseif w == 1 then result.message = {k = s, [s] = 1}
+elseif w == 2 then result.message = json.dumps({s})
+elseif w == 3 then result = {exit_code = 1, message = s}
+elseif w == 4 then _logger.info(s)
+elseif w == 5 then _logger.warning("%s!", s)
+elseif w == 6 then _logger.error("a", s)
+elseif w == 7 then error(s)
+elseif w == 8 then error({e = s})
+elseif w == 9 then result = {exit_code = 0, body = s}
+elseif w == 10 then result = {exit_code = 0, body = "b", content_type = s}
+elseif w == 11 then result = {exit_code = 0, body = "b", headers = {["X-A"] = s}}
+else result = {exit_code = 0, body = "b", headers = {[s] = "v"}}
+end`
+
+// fuzzCaps are the caps a secret is put around: none, the log line cap
+// (64 KiB), the stored payload cap (64 KiB) and the 16 MiB text cap.
+var fuzzCaps = []int{0, 64 << 10, 16 << 20}
+
+// FuzzSecretMasking puts a secret at random offsets of messages, log
+// lines, errors, headers and bodies, and of the request's header and body,
+// around every cap, and checks that no 8-byte run of it survives in the
+// answer (body and headers), the call record or the daemon log.
+func FuzzSecretMasking(f *testing.F) {
+	for where := range 13 {
+		f.Add(uint8(where), uint8(1), int16(-21), uint16(3))
+	}
+	f.Add(uint8(4), uint8(1), int16(-11), uint16(0))
+	f.Add(uint8(0), uint8(2), int16(-10), uint16(100))
+	var log lockedBuffer
+	d := maskingDaemon(f, hook("fuzz", "fuzz", "open", "", fuzzHook), &log)
+	f.Fuzz(func(t *testing.T, where, capIdx uint8, delta int16, tail uint16) {
+		off := fuzzCaps[int(capIdx)%len(fuzzCaps)] + int(delta)%256
+		if off < 0 {
+			off = 0
+		}
+		tail %= 512
+		filler := strings.Repeat("x", min(off, 70<<10))
+		payload, _ := json.Marshal(map[string]any{
+			"where": int(where) % 13, "off": off, "tail": tail,
+			"d": filler + maskSecret + strings.Repeat("y", int(tail)),
+		})
+		log.Reset()
+		r := do(t, "POST", d.pub+DefaultPrefix+"fuzz", string(payload),
+			map[string]string{"X-Data": filler + maskSecret})
+		outputs := map[string]string{"answer": answerText(r), "record": newestRecord(t, d.admin), "daemon log": log.String()}
+		for where, text := range outputs {
+			if l := leakOf(text, maskSecret); l != "" {
+				i := strings.Index(text, l)
+				t.Fatalf("%s leaks %q: ...%s...", where, l, text[max(0, i-40):min(len(text), i+40)])
+			}
+		}
+	})
+}
+
+// newestRecord is the raw JSON of the newest call-log record.
+func newestRecord(t testing.TB, admin string) string {
+	t.Helper()
+	resp, err := http.Get(admin + "/api/v1/logs?limit=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }
