@@ -35,6 +35,8 @@ func TestConversionCaps(t *testing.T) {
 		{"body", `result.body = string.rep("x", 2^24) .. "y"`, "result.body: text exceeds 16 MiB"},
 		{"header", `result.headers = {X = string.rep("x", 2^24) .. "y"}`, "result.headers: text exceeds 16 MiB"},
 		{"headers total", `local s = string.rep("x", 2^20) result.headers = {} for i = 1, 17 do result.headers["X" .. i] = s end`, "result.headers: text exceeds 16 MiB"},
+		{"requests params", sharedBig + `local p = {} for i = 1, 800 do p["k" .. i] = s end requests.get("http://127.0.0.1:9/", {params = p})`, "params: text exceeds 16 MiB"},
+		{"subprocess argv", sharedBig + `table.insert(t, 1, "/bin/true") subprocess.run(t)`, "argv: text exceeds 16 MiB"},
 		{"content_type", `result.body = "" result.content_type = string.rep("x", 2^24) .. "y"`, "result.content_type: text exceeds 16 MiB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ func (st *state) openRequests() *glua.LTable {
 			spec.Params = stringMap(L, opts.RawGetString("params"), "params")
 			switch d := opts.RawGetString("data").(type) {
 			case glua.LString:
+				checkTextLen(L, "data", len(d))
 				spec.Data = []byte(d)
 			case *glua.LTable:
 				m := stringMap(L, d, "data")
