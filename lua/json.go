@@ -52,6 +52,16 @@ type jsonDecoder struct {
 	// (sorted) are decoded; the others are checked and skipped.
 	projected bool
 	keys      []string
+	steps     int // members decoded, for the deadline check
+}
+
+// interrupted reports, every 1024 members, whether the call was
+// interrupted: json.loads of a huge text stops at the deadline.
+func (d *jsonDecoder) interrupted() error {
+	if d.steps++; d.steps&1023 != 0 {
+		return nil
+	}
+	return d.st.interrupted()
 }
 
 // jsonMember is one decoded object member (or array element: k unused).
@@ -191,6 +201,9 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 				}
 				d.stack = append(d.stack, jsonMember{k: k, s: d.pending, v: v})
 			}
+			if err := d.interrupted(); err != nil {
+				return nil, err
+			}
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -218,6 +231,9 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 				return nil, err
 			}
 			d.stack = append(d.stack, jsonMember{s: d.pending, v: v})
+			if err := d.interrupted(); err != nil {
+				return nil, err
+			}
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
