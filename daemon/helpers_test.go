@@ -157,7 +157,13 @@ func getJSON(t testing.TB, url string, v any) int {
 // metricsText returns the admin /metrics text.
 func metricsText(t testing.TB, admin string) string {
 	t.Helper()
-	resp, err := http.Get(admin + "/metrics")
+	return getText(t, admin+"/metrics")
+}
+
+// getText returns the body of a GET of url.
+func getText(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}

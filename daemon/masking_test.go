@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
 	"towerhook/lua"
 )
 
@@ -86,16 +86,11 @@ func answerText(r response) string {
 // recordText is the raw JSON of the call-log records of webhook ref.
 func recordText(t testing.TB, admin, ref string) string {
 	t.Helper()
-	resp, err := http.Get(admin + "/api/v1/logs?webhook=" + ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(b), `"webhook":"`+ref+`"`) {
+	b := getText(t, admin+"/api/v1/logs?webhook="+ref)
+	if !strings.Contains(b, `"webhook":"`+ref+`"`) {
 		t.Fatalf("no record of %s: %.300s", ref, b)
 	}
-	return string(b)
+	return b
 }
 
 // TestSecretsMaskedInEveryOutput: a secret is masked in the answer's body
@@ -251,11 +246,5 @@ func checkMasking(t *testing.T, d *testDaemon, log *lockedBuffer, where uint8, c
 // newestRecord is the raw JSON of the newest call-log record.
 func newestRecord(t testing.TB, admin string) string {
 	t.Helper()
-	resp, err := http.Get(admin + "/api/v1/logs?limit=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	return getText(t, admin+"/api/v1/logs?limit=1")
 }
