@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -41,15 +43,12 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 // startDaemon runs Serve over files; mod may adjust the options.
 func startDaemon(t testing.TB, files map[string]string, mod func(*Options)) *testDaemon {
 	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return startDaemonLogged(t, files, mod, logger)
+	return startDaemonLogged(t, files, mod, nil)
 }
 
-// startDaemonLogged is startDaemon with the daemon's logger.
-func startDaemonLogged(t testing.TB, files map[string]string, mod func(*Options), logger *slog.Logger) *testDaemon {
+// startDaemonLogged is startDaemon with the daemon's log written to logw
+// as JSON lines (debug level) when logw is not nil.
+func startDaemonLogged(t testing.TB, files map[string]string, mod func(*Options), logw io.Writer) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
@@ -67,6 +66,13 @@ func startDaemonLogged(t testing.TB, files map[string]string, mod func(*Options)
 	o.OnReady = func(pub, adm string) { ready <- [2]string{pub, adm} }
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &testDaemon{t: t, dir: dir, data: o.Data, cancel: cancel, done: make(chan error, 1)}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	switch {
+	case logw != nil:
+		logger = slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case testing.Verbose():
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	go func() { d.done <- Serve(ctx, o, logger) }()
 	select {
 	case addrs := <-ready:
@@ -173,3 +179,43 @@ func getText(t testing.TB, url string) string {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// logBuffer collects a daemon's JSON log lines (safe for concurrent use).
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns the log so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Reset empties the log.
+func (l *logBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
+}
+
+// entries returns the decoded log lines whose msg is msg.
+func (l *logBuffer) entries(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}

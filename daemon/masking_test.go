@@ -1,14 +1,11 @@
 package daemon
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"towerhook/lua"
@@ -21,31 +18,6 @@ const (
 	maskSecret = "Tok3n-0123456789-abcde"
 	maskShort  = "1234"
 )
-
-// lockedBuffer collects the daemon log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// Reset empties the buffer.
-func (l *lockedBuffer) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
-}
 
 // leakOf returns the first 8-byte run of secret (all of it when shorter)
 // found in text, or "".
@@ -68,9 +40,8 @@ func maskingDaemon(t testing.TB, hooks string, log io.Writer) *testDaemon {
 			t.Fatal(err)
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return startDaemonLogged(t, map[string]string{"hooks.yml": openFile(hooks)},
-		func(o *Options) { o.SecretsDir = dir }, logger)
+		func(o *Options) { o.SecretsDir = dir }, log)
 }
 
 // answerText is everything an answer shows: status line, headers, body.
@@ -108,7 +79,7 @@ result.message = "ok"`) +
 		hook("number", "number", "open", "", `result.message = {total = tonumber("9" .. `+short+`), list = {`+short+`, 5}, s = "a" .. `+short+`, [`+short+`] = 1}`) +
 		hook("errtable", "errtable", "open", "", `error({code = `+long+`, n = tonumber(`+short+`)})`) +
 		hook("longerr", "longerr", "open", "", `error(string.rep("z", 65536 - 3) .. `+long+`)`)
-	var log lockedBuffer
+	var log logBuffer
 	d := maskingDaemon(t, hooks, &log)
 	for _, tc := range []struct {
 		ref    string
@@ -183,7 +154,7 @@ var fuzzCaps = []int{0, 64 << 10}
 // TestSecretMaskingAtTextCap runs FuzzSecretMasking's check with the
 // secret around the 16 MiB cap of messages, errors and bodies.
 func TestSecretMaskingAtTextCap(t *testing.T) {
-	var log lockedBuffer
+	var log logBuffer
 	d := maskingDaemon(t, hook("fuzz", "fuzz", "open", "", fuzzHook), &log)
 	for _, where := range []uint8{0, 1, 7, 9} {
 		// The text ends right at the cap (served), or just past it (refused).
@@ -203,7 +174,7 @@ func FuzzSecretMasking(f *testing.F) {
 	}
 	f.Add(uint8(4), uint8(1), int16(-11), uint16(0))
 	f.Add(uint8(0), uint8(2), int16(-10), uint16(100))
-	var log lockedBuffer
+	var log logBuffer
 	d := maskingDaemon(f, hook("fuzz", "fuzz", "open", "", fuzzHook), &log)
 	f.Fuzz(func(t *testing.T, where, capIdx uint8, delta int16, tail uint16) {
 		checkMasking(t, d, &log, where, fuzzCaps[int(capIdx)%len(fuzzCaps)], delta, tail)
@@ -212,7 +183,7 @@ func FuzzSecretMasking(f *testing.F) {
 
 // checkMasking runs one input of FuzzSecretMasking.
 // The secret starts at capAt+delta (delta taken modulo 256).
-func checkMasking(t *testing.T, d *testDaemon, log *lockedBuffer, where uint8, capAt int, delta int16, tail uint16) {
+func checkMasking(t *testing.T, d *testDaemon, log *logBuffer, where uint8, capAt int, delta int16, tail uint16) {
 	where %= 13
 	if where >= 10 && capAt > 64<<10 {
 		capAt = 64 << 10 // HTTP clients refuse answer headers of megabytes
