@@ -31,20 +31,21 @@ const (
 type patItem struct {
 	kind patKind
 	rep  byte // patSingle: 0 (once), '*', '+', '-' or '?'
-	// n is the capture index (0-based) of patOpen, patClose, patPosition
-	// and patBackref.
-	n int
 	// bad marks a back-reference to a capture that is not closed where the
 	// reference stands: reaching it is an error, as in Lua.
 	bad bool
+	// n is the capture index (0-based) of patOpen, patClose, patPosition
+	// and patBackref.
+	n int32
 	// x and y are the delimiters of patBalance, -1 when the pattern ended.
-	x, y int
-	set  byteSet // patSingle and patFrontier
+	x, y int16
+	set  int32 // patSingle and patFrontier: the index of the set in sets
 }
 
 // compiledPattern is a pattern ready to match.
 type compiledPattern struct {
 	items    []patItem
+	sets     []byteSet // each distinct set once: an item stays 16 bytes
 	ncap     int
 	anchored bool // '^': only the first starting position is tried
 }
@@ -132,6 +133,7 @@ type patCompiler struct {
 	out    compiledPattern
 	open   []int  // indexes of the captures still open, innermost last
 	closed []bool // per capture: closed (or a position capture)
+	setIDs map[byteSet]int32
 }
 
 // compilePattern parses p; errors carry the texts the string library has
@@ -156,6 +158,20 @@ func compilePattern(p string) (*compiledPattern, error) {
 
 func (c *patCompiler) emit(it patItem) { c.out.items = append(c.out.items, it) }
 
+// setID returns the index of s in c.out.sets, adding it when new.
+func (c *patCompiler) setID(s byteSet) int32 {
+	id, ok := c.setIDs[s]
+	if !ok {
+		if c.setIDs == nil {
+			c.setIDs = make(map[byteSet]int32)
+		}
+		id = int32(len(c.out.sets))
+		c.out.sets = append(c.out.sets, s)
+		c.setIDs[s] = id
+	}
+	return id
+}
+
 // item compiles the element at c.i.
 func (c *patCompiler) item() error {
 	p := c.p
@@ -169,7 +185,7 @@ func (c *patCompiler) item() error {
 		n := c.open[len(c.open)-1]
 		c.open = c.open[:len(c.open)-1]
 		c.closed[n] = true
-		c.emit(patItem{kind: patClose, n: n})
+		c.emit(patItem{kind: patClose, n: int32(n)})
 		c.i++
 		return nil
 	case ch == '$' && c.i == len(p)-1 && len(c.open) == 0:
@@ -188,7 +204,7 @@ func (c *patCompiler) singleItem() error {
 	if err != nil {
 		return err
 	}
-	it := patItem{kind: patSingle, set: set}
+	it := patItem{kind: patSingle, set: c.setID(set)}
 	if c.i < len(c.p) && isQuantifier(c.p[c.i]) {
 		it.rep = c.p[c.i]
 		c.i++
@@ -204,13 +220,13 @@ func (c *patCompiler) capture() error {
 	n := len(c.closed)
 	if c.i+1 < len(c.p) && c.p[c.i+1] == ')' {
 		c.closed = append(c.closed, true)
-		c.emit(patItem{kind: patPosition, n: n})
+		c.emit(patItem{kind: patPosition, n: int32(n)})
 		c.i += 2
 		return nil
 	}
 	c.closed = append(c.closed, false)
 	c.open = append(c.open, n)
-	c.emit(patItem{kind: patOpen, n: n})
+	c.emit(patItem{kind: patOpen, n: int32(n)})
 	c.i++
 	return nil
 }
@@ -223,10 +239,10 @@ func (c *patCompiler) escape() error {
 	case d == 'b':
 		it := patItem{kind: patBalance, x: -1, y: -1}
 		if c.i+2 < len(p) {
-			it.x = int(p[c.i+2])
+			it.x = int16(p[c.i+2])
 		}
 		if c.i+3 < len(p) {
-			it.y = int(p[c.i+3])
+			it.y = int16(p[c.i+3])
 		}
 		c.i = min(c.i+4, len(p))
 		c.emit(it)
@@ -237,13 +253,13 @@ func (c *patCompiler) escape() error {
 		if err != nil {
 			return err
 		}
-		c.emit(patItem{kind: patFrontier, set: set})
+		c.emit(patItem{kind: patFrontier, set: c.setID(set)})
 		return nil
 	case d == '0':
 		return &patternError{msg: "invalid capture index", pos: c.i}
 	case d >= '1' && d <= '9':
 		n := int(d - '1')
-		c.emit(patItem{kind: patBackref, n: n, bad: n >= len(c.closed) || !c.closed[n]})
+		c.emit(patItem{kind: patBackref, n: int32(n), bad: n >= len(c.closed) || !c.closed[n]})
 		c.i += 2
 		return nil
 	}

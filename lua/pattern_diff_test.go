@@ -67,7 +67,7 @@ func openBackref(p *compiledPattern) bool {
 		case patOpen, patPosition:
 			started++
 		case patBackref:
-			if it.bad && it.n < started {
+			if it.bad && int(it.n) < started {
 				return true
 			}
 		}

@@ -39,7 +39,7 @@ type patMatcher struct {
 func newPatMatcher(ctx context.Context, p *compiledPattern, src string) *patMatcher {
 	m := &patMatcher{ctx: ctx, p: p, src: src, caps: make([]patternCapture, p.ncap), check: patCheckEvery, firstByte: -1}
 	if !p.anchored {
-		m.first = leadingSet(p.items)
+		m.first = leadingSet(p)
 	}
 	if m.first != nil {
 		m.firstByte = onlyByte(m.first)
@@ -49,14 +49,14 @@ func newPatMatcher(ctx context.Context, p *compiledPattern, src string) *patMatc
 
 // leadingSet returns the set of the first item that must take one byte,
 // when only captures come before it.
-func leadingSet(items []patItem) *byteSet {
-	for i := range items {
-		switch it := &items[i]; it.kind {
+func leadingSet(p *compiledPattern) *byteSet {
+	for i := range p.items {
+		switch it := &p.items[i]; it.kind {
 		case patOpen, patPosition:
 			continue
 		case patSingle:
 			if it.rep == 0 || it.rep == '+' {
-				return &it.set
+				return &p.sets[it.set]
 			}
 		}
 		return nil
@@ -116,8 +116,9 @@ func (m *patMatcher) afterFailure(sp int) int {
 	if it.rep != '*' && it.rep != '+' && it.rep != '-' {
 		return sp + 1
 	}
+	set := &m.p.sets[it.set]
 	k := 0
-	for sp+k < len(m.src) && it.set.has(m.src[sp+k]) {
+	for sp+k < len(m.src) && set.has(m.src[sp+k]) {
 		k++
 	}
 	m.tick(k)
@@ -197,7 +198,8 @@ func (m *patMatcher) step(it *patItem, i, sp int) (int, bool) {
 		if sp < len(src) {
 			cur = src[sp]
 		}
-		return sp, !it.set.has(prev) && it.set.has(cur)
+		set := &m.p.sets[it.set]
+		return sp, !set.has(prev) && set.has(cur)
 	case patEnd:
 		return sp, sp == len(src)
 	}
@@ -207,8 +209,8 @@ func (m *patMatcher) step(it *patItem, i, sp int) (int, bool) {
 // single runs a one-byte item with its quantifier, pushing a choice when
 // there is an alternative to come back to.
 func (m *patMatcher) single(it *patItem, i, sp int) (int, bool) {
-	src := m.src
-	one := sp < len(src) && it.set.has(src[sp])
+	src, set := m.src, &m.p.sets[it.set]
+	one := sp < len(src) && set.has(src[sp])
 	switch it.rep {
 	case 0:
 		return sp + 1, one
@@ -221,7 +223,7 @@ func (m *patMatcher) single(it *patItem, i, sp int) (int, bool) {
 		return sp, m.push(patChoice{item: i, sp: sp})
 	}
 	k := 0
-	for sp+k < len(src) && it.set.has(src[sp+k]) {
+	for sp+k < len(src) && set.has(src[sp+k]) {
 		k++
 	}
 	if !m.tick(k) {
@@ -261,7 +263,7 @@ func (m *patMatcher) backtrack() (int, int, bool) {
 			m.stack = m.stack[:len(m.stack)-1]
 			return c.item + 1, c.sp, true
 		case '-':
-			if c.sp < len(src) && it.set.has(src[c.sp]) {
+			if c.sp < len(src) && m.p.sets[it.set].has(src[c.sp]) {
 				c.sp++
 				return c.item + 1, c.sp, true
 			}
@@ -301,17 +303,18 @@ func (m *patMatcher) backref(it *patItem, sp int) (int, bool) {
 // balance matches %bxy: x, then up to the y that balances it.
 func (m *patMatcher) balance(it *patItem, sp int) (int, bool) {
 	src := m.src
-	if it.x < 0 || it.y < 0 || sp >= len(src) || int(src[sp]) != it.x {
+	x, y := int(it.x), int(it.y)
+	if x < 0 || y < 0 || sp >= len(src) || int(src[sp]) != x {
 		return sp, false
 	}
 	depth := 1
 	for j := sp + 1; j < len(src); j++ {
 		switch int(src[j]) {
-		case it.y:
+		case y:
 			if depth--; depth == 0 {
 				return j + 1, m.tick(j - sp)
 			}
-		case it.x:
+		case x:
 			depth++
 		}
 	}
