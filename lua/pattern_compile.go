@@ -85,45 +85,46 @@ func singleByte(c byte) byteSet {
 // and their upper-case complements, ASCII as in the C locale), or the
 // letter itself when it names no class.
 func classSet(letter byte) byteSet {
-	var s byteSet
-	switch letter | 0x20 {
-	case 'a':
-		s.addRange('A', 'Z')
-		s.addRange('a', 'z')
-	case 'c':
-		s.addRange(0, 31)
-		s.add(127)
-	case 'd':
-		s.addRange('0', '9')
-	case 'l':
-		s.addRange('a', 'z')
-	case 'p':
-		s.addRange('!', '/')
-		s.addRange(':', '@')
-		s.addRange('[', '`')
-		s.addRange('{', '~')
-	case 's':
-		s.addRange('\t', '\r')
-		s.add(' ')
-	case 'u':
-		s.addRange('A', 'Z')
-	case 'w':
-		s.addRange('0', '9')
-		s.addRange('A', 'Z')
-		s.addRange('a', 'z')
-	case 'x':
-		s.addRange('0', '9')
-		s.addRange('A', 'F')
-		s.addRange('a', 'f')
-	case 'z':
-		s.add(0)
-	default:
+	ranges := classRanges(letter | 0x20)
+	if ranges == "" {
 		return singleByte(letter)
+	}
+	var s byteSet
+	for i := 0; i+1 < len(ranges); i += 2 {
+		s.addRange(ranges[i], ranges[i+1])
 	}
 	if letter >= 'A' && letter <= 'Z' {
 		s.invert()
 	}
 	return s
+}
+
+// classRanges lists the class named by a lower-case letter as pairs of
+// first and last bytes ("" when the letter names no class).
+func classRanges(letter byte) string {
+	switch letter {
+	case 'a':
+		return "AZaz"
+	case 'c':
+		return "\x00\x1f\x7f\x7f"
+	case 'd':
+		return "09"
+	case 'l':
+		return "az"
+	case 'p':
+		return "!/:@[`{~"
+	case 's':
+		return "\t\r  "
+	case 'u':
+		return "AZ"
+	case 'w':
+		return "09AZaz"
+	case 'x':
+		return "09AFaf"
+	case 'z':
+		return "\x00\x00"
+	}
+	return ""
 }
 
 // patCompiler reads a pattern left to right.

@@ -237,3 +237,17 @@ func TestPatternDiffRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestPatternClassesDiff compares every %class, alone and in a set, with
+// upstream on every byte.
+func TestPatternClassesDiff(t *testing.T) {
+	for _, l := range "acdlpsuwxzACDLPSUWXZbfgq%." {
+		for c := 0; c < 256; c++ {
+			for _, p := range []string{"%" + string(l), "[%" + string(l) + "]", "[^%" + string(l) + "]"} {
+				if d := diffPattern(p, string([]byte{byte(c)}), 0, -1); d != "" {
+					t.Fatalf("%q on byte %d: %s", p, c, d)
+				}
+			}
+		}
+	}
+}
