@@ -141,6 +141,9 @@ type patCompiler struct {
 // always reported (see patternError).
 func compilePattern(p string) (*compiledPattern, error) {
 	c := &patCompiler{p: p}
+	// Every item takes at least one byte of the pattern.
+	c.out.items = make([]patItem, 0, len(p))
+	c.out.sets = make([]byteSet, 0, 4)
 	if len(p) > 0 && p[0] == '^' {
 		c.out.anchored = true
 		c.i = 1
@@ -159,18 +162,30 @@ func compilePattern(p string) (*compiledPattern, error) {
 
 func (c *patCompiler) emit(it patItem) { c.out.items = append(c.out.items, it) }
 
-// setID returns the index of s in c.out.sets, adding it when new.
+// setID returns the index of s in c.out.sets, adding it when new. A few
+// sets are searched in place; a map indexes them once there are many.
 func (c *patCompiler) setID(s byteSet) int32 {
-	id, ok := c.setIDs[s]
-	if !ok {
+	const scan = 8
+	if c.setIDs == nil && len(c.out.sets) < scan {
+		for i := range c.out.sets {
+			if c.out.sets[i] == s {
+				return int32(i)
+			}
+		}
+	} else {
 		if c.setIDs == nil {
 			c.setIDs = make(map[byteSet]int32)
+			for i, o := range c.out.sets {
+				c.setIDs[o] = int32(i)
+			}
 		}
-		id = int32(len(c.out.sets))
-		c.out.sets = append(c.out.sets, s)
-		c.setIDs[s] = id
+		if id, ok := c.setIDs[s]; ok {
+			return id
+		}
+		c.setIDs[s] = int32(len(c.out.sets))
 	}
-	return id
+	c.out.sets = append(c.out.sets, s)
+	return int32(len(c.out.sets) - 1)
 }
 
 // item compiles the element at c.i.

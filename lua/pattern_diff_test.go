@@ -206,7 +206,7 @@ func diffCase(raw []byte, subject string, init, limit int8, tokens bool) (string
 // FuzzPatternDiff holds findPattern to gopher-lua's matcher (see the top of
 // this file for the cases not compared).
 func FuzzPatternDiff(f *testing.F) {
-	for _, s := range []string{"(%w+)=(%w+)", "%bxy", "()aa()", "[%a_][%w_]*", "^a-$", "(a)%1", "[a-c-e]", "[%a-z]", "[]]", "(()", "%"} {
+	for _, s := range []string{"(%w+)=(%w+)", "(%w+)=%1", ".-(a*)b%1", "%bxy", "()aa()", "[%a_][%w_]*", "^a-$", "(a)%1", "[a-c-e]", "[%a-z]", "[]]", "(()", "%"} {
 		f.Add([]byte(s), "key=val xaay [b]a_1 aa", int8(0), int8(-1), false)
 	}
 	f.Add([]byte{1, 30, 0, 31, 5, 3}, "ab()x1", int8(0), int8(-1), true)

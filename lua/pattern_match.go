@@ -34,34 +34,44 @@ type patMatcher struct {
 	// begins (after captures) with an item that takes at least one byte.
 	first     *byteSet
 	firstByte int // the only byte of first, or -1
+	// run is the set of a leading "X*", "X+" or "X-" that afterFailure may
+	// skip over, or nil.
+	run *byteSet
 }
 
 func newPatMatcher(ctx context.Context, p *compiledPattern, src string) *patMatcher {
 	m := &patMatcher{ctx: ctx, p: p, src: src, caps: make([]patternCapture, p.ncap), check: patCheckEvery, firstByte: -1}
-	if !p.anchored {
-		m.first = leadingSet(p)
+	if p.anchored {
+		return m
 	}
-	if m.first != nil {
+	lead := 0 // the first item that is not a capture's start
+	for lead < len(p.items) && (p.items[lead].kind == patOpen || p.items[lead].kind == patPosition) {
+		lead++
+	}
+	if lead == len(p.items) || p.items[lead].kind != patSingle {
+		return m
+	}
+	it := &p.items[lead]
+	switch it.rep {
+	case 0, '+':
+		m.first = &p.sets[it.set]
 		m.firstByte = onlyByte(m.first)
+	}
+	// A capture started before the run would make its start visible to a
+	// back-reference.
+	if (it.rep == '*' || it.rep == '+' || it.rep == '-') && (lead == 0 || !hasBackref(p)) {
+		m.run = &p.sets[it.set]
 	}
 	return m
 }
 
-// leadingSet returns the set of the first item that must take one byte,
-// when only captures come before it.
-func leadingSet(p *compiledPattern) *byteSet {
+func hasBackref(p *compiledPattern) bool {
 	for i := range p.items {
-		switch it := &p.items[i]; it.kind {
-		case patOpen, patPosition:
-			continue
-		case patSingle:
-			if it.rep == 0 || it.rep == '+' {
-				return &p.sets[it.set]
-			}
+		if p.items[i].kind == patBackref {
+			return true
 		}
-		return nil
 	}
-	return nil
+	return false
 }
 
 // onlyByte returns the member of a one-byte set, or -1.
@@ -102,21 +112,16 @@ func (m *patMatcher) skip(sp int) int {
 }
 
 // afterFailure returns the next position worth trying after the match at sp
-// failed. When the pattern starts with a repeated item ("X*", "X+", "X-"),
-// the try at sp has already run the rest of the pattern at every position
-// the item could reach from sp, and the rest cannot tell where the item
-// started, so a start inside that run fails too: ".*b" scans once, not once
-// per position.
+// failed. When the pattern starts (after captures) with a repeated item
+// ("X*", "X+", "X-"), the try at sp has already run the rest of the pattern
+// at every position the item could reach from sp, and the rest cannot tell
+// where the item started, so a start inside that run fails too: ".*b" and
+// "(%w+)=" scan once, not once per position.
 func (m *patMatcher) afterFailure(sp int) int {
-	items := m.p.items
-	if m.p.anchored || len(items) == 0 || items[0].kind != patSingle {
+	set := m.run
+	if set == nil {
 		return sp + 1
 	}
-	it := &items[0]
-	if it.rep != '*' && it.rep != '+' && it.rep != '-' {
-		return sp + 1
-	}
-	set := &m.p.sets[it.set]
 	k := 0
 	for sp+k < len(m.src) && set.has(m.src[sp+k]) {
 		k++
