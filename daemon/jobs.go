@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"towerhook/definitions"
+	"towerhook/internal/jsonx"
 	"towerhook/logs"
 	"towerhook/lua"
 )
@@ -398,6 +399,7 @@ func (s *scheduler) runAttempt(t *table, rt *route, j *logs.Job, req *logs.JobRe
 	status, _, _, _ := runWebhookCode(context.Background(), t, rt, in, rec)
 	rec.HTTPStatus = status
 	rec.DurationSeconds = time.Since(start).Seconds()
+	capRecord(rec, t.set.SecretValues())
 	return rec
 }
 
@@ -592,9 +594,9 @@ func (c *callState) enqueue() bool {
 func writeAccepted(w http.ResponseWriter, status int, msg, job string) {
 	b := make([]byte, 0, len(msg)+len(job)+32)
 	b = append(b, `{"message":`...)
-	b = appendJSONString(b, msg)
+	b = jsonx.AppendString(b, msg)
 	b = append(b, `,"job":`...)
-	b = appendJSONString(b, job)
+	b = jsonx.AppendString(b, job)
 	b = append(b, '}', '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -92,11 +92,11 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 	}
 	if r.DuplicateOf != "" {
 		b = append(b, `,"duplicate_of":`...)
-		b = appendString(b, r.DuplicateOf)
+		b = jsonx.AppendString(b, r.DuplicateOf)
 	}
 	if r.Job != "" {
 		b = append(b, `,"job":`...)
-		b = appendString(b, r.Job)
+		b = jsonx.AppendString(b, r.Job)
 	}
 	if r.Attempt != 0 {
 		b = append(b, `,"attempt":`...)
