@@ -1,15 +1,11 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,48 +41,19 @@ const deliveryBenchDefs = benchDefs + `- cetmix_tower_model: webhook
     result = {exit_code = 0, message = "ok"}
 `
 
-// loadDelivery is loadPost with a fresh X-GitHub-Delivery per request and
+// loadDelivery is loadRun with a fresh X-GitHub-Delivery per request and
 // the status every answer must have.
 func loadDelivery(b *testing.B, url string, want int) float64 {
-	const clients = 32
 	body := benchPayload()
 	sig := sign(body)
 	b.SetBytes(int64(len(body)))
-	client := benchClient()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	start, cpu0 := time.Now(), processCPU()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
-				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("X-Hub-Signature-256", sig)
-				req.Header.Set("X-GitHub-Delivery", strconv.FormatInt(time.Now().UnixNano(), 36)+"-"+strconv.FormatInt(i, 10))
-				resp, err := client.Do(req)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != want {
-					b.Errorf("status %d, want %d", resp.StatusCode, want)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	rate := float64(b.N) / time.Since(start).Seconds()
-	b.ReportMetric(rate, "req/s")
-	// CPU per request (the process's, client included): steadier than
-	// req/s on a shared machine.
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/req")
-	return rate
+	run := strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
+	return loadEach(b, func(client *http.Client, i int64) error {
+		return postStatus(client, url, body, map[string]string{
+			"Content-Type": "application/json", "X-Hub-Signature-256": sig,
+			"X-GitHub-Delivery": run + strconv.FormatInt(i, 10),
+		}, want)
+	})
 }
 
 // BenchmarkDelivery: bare_fsync is the minimal durable receiver (a bare
