@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"time"
 
@@ -23,15 +24,18 @@ type Claim struct {
 	Job         string    `json:"job,omitempty"`
 	Time        time.Time `json:"time"`
 	Expires     time.Time `json:"expires"`
-	// Release deletes the claim instead of storing it (Batch only).
-	Release bool `json:"-"`
 }
 
-func claimKey(webhook, id string) []byte {
-	b := make([]byte, 0, len(webhook)+1+len(id))
-	b = append(b, webhook...)
+// claimKey orders claims by expiry: a checkpoint appends them to the
+// bucket (delivery ids are random, so keys by id would land all over the
+// B-tree) and pruning deletes a prefix. A claim is only ever read back by
+// the scan at start-up, where the latest of one id wins.
+func claimKey(c *Claim) []byte {
+	b := make([]byte, 8, 8+len(c.Webhook)+1+len(c.ID))
+	binary.BigEndian.PutUint64(b, uint64(max(c.Expires.UnixNano(), 0)))
+	b = append(b, c.Webhook...)
 	b = append(b, 0)
-	return append(b, id...)
+	return append(b, c.ID...)
 }
 
 // Claims calls fn for every stored claim that has not expired at now. The
@@ -75,13 +79,10 @@ func (s *Store) PruneDelivery() (int, error) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(metaBucketNames[metaClaims]); b != nil {
 			var dead [][]byte
-			_ = b.ForEach(func(k, v []byte) error {
-				var c Claim
-				if json.Unmarshal(v, &c) != nil || !c.Expires.After(now) {
-					dead = append(dead, bytes.Clone(k))
-				}
-				return nil
-			})
+			c := b.Cursor()
+			for k, _ := c.First(); len(k) >= 8 && int64(binary.BigEndian.Uint64(k)) <= now.UnixNano(); k, _ = c.Next() {
+				dead = append(dead, bytes.Clone(k))
+			}
 			for _, k := range dead {
 				if err := b.Delete(k); err != nil {
 					return err

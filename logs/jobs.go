@@ -89,7 +89,7 @@ type Batch struct {
 	Jobs []*Job
 	// Requests, by job id, are stored with their jobs (once, when queued).
 	Requests map[string]*JobRequest
-	// Claims are stored (a claim with Release set is deleted).
+	// Claims are stored; each is kept until it expires.
 	Claims []*Claim
 }
 
@@ -139,15 +139,11 @@ func batchOps(b Batch) ([]metaOp, error) {
 		}
 	}
 	for _, c := range b.Claims {
-		op := metaOp{bucket: metaClaims, key: claimKey(c.Webhook, c.ID), del: c.Release}
-		if !c.Release {
-			v, err := json.Marshal(c)
-			if err != nil {
-				return nil, err
-			}
-			op.val = v
+		v, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
 		}
-		ops = append(ops, op)
+		ops = append(ops, metaOp{bucket: metaClaims, key: claimKey(c), val: v})
 	}
 	return ops, nil
 }
