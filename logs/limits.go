@@ -1,0 +1,193 @@
+package logs
+
+import (
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Size limits of a stored record (README "Call log and retention", Limits).
+//
+// A record is capped field by field when it is stored, measured in bytes of
+// its JSON encoding (a `"` takes two bytes, a control character six), so
+// that the whole value stays below MaxRecordBytes whatever the caller put
+// in it. maxFrameBytes, the journal's limit for one value, is far above
+// that: the journal refuses a larger value when it writes (Append returns
+// an error, nothing is lost silently) and replay treats a larger length as
+// damage, so what was journaled is always replayed.
+const (
+	// MaxRecordBytes bounds a stored record (its encoded value).
+	MaxRecordBytes = 4 << 20
+	// maxFrameBytes bounds one journal frame's value, on write and on replay.
+	maxFrameBytes = 64 << 20
+
+	maxMessageJSON  = 1 << 20   // result_message
+	maxErrorJSON    = 256 << 10 // error_message
+	maxLogLinesJSON = 1 << 20   // log_lines, all lines together
+	maxHeadersJSON  = 256 << 10 // request_headers, names and values together
+	maxHeaderJSON   = 16 << 10  // one header value
+	maxFieldJSON    = 8 << 10   // every other string field
+	// maxPayloadJSON bounds Options.MaxPayloadBytes.
+	maxPayloadJSON = 1 << 20
+)
+
+// truncatedHeader is the request_headers entry that stands for the headers
+// left out of a record over maxHeadersJSON.
+const truncatedHeader = "(truncated)"
+
+// limitRecord caps r's fields in place (README "Call log and retention",
+// Limits) and reports whether it cut anything. r must be the store's own
+// copy; RequestHeaders is replaced, never changed in place. The payload is
+// capped separately (capPayload).
+func limitRecord(r *Record) bool {
+	cut := false
+	capField := func(s *string, max int) {
+		if v, c := capString(*s, max); c {
+			*s, cut = v, true
+		}
+	}
+	capField(&r.ResultMessage, maxMessageJSON)
+	capField(&r.ErrorMessage, maxErrorJSON)
+	for _, f := range []*string{&r.ID, &r.Webhook, &r.WebhookName, &r.Endpoint, &r.Method,
+		&r.Authenticator, &r.AuthenticationStatus, &r.CodeStatus, &r.RunAs, &r.IPAddress,
+		&r.RequestID, &r.ConfigHash} {
+		capField(f, maxFieldJSON)
+	}
+	if lines, c := capLogLines(r.LogLines, maxLogLinesJSON); c {
+		r.LogLines, cut = lines, true
+	}
+	if h, c := capHeaders(r.RequestHeaders, maxHeadersJSON); c {
+		r.RequestHeaders, cut = h, true
+	}
+	return cut
+}
+
+// jsonLen is the length of s encoded as a JSON string by appendString,
+// quotes included.
+func jsonLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		l, size := runeJSONLen(s, i)
+		n += l
+		i += size
+	}
+	return n
+}
+
+// runeJSONLen returns the encoded length of the rune at s[i] and its size
+// in s.
+func runeJSONLen(s string, i int) (encoded, size int) {
+	c := s[i]
+	if c < utf8.RuneSelf {
+		switch {
+		case c >= 0x20 && c != '"' && c != '\\':
+			return 1, 1
+		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
+			return 2, 1
+		}
+		return 6, 1
+	}
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+		return 6, size
+	}
+	return size, size
+}
+
+// jsonPrefix returns the length of the longest prefix of s, cut on a rune
+// boundary, whose JSON encoding (quotes included) takes at most max bytes.
+func jsonPrefix(s string, max int) int {
+	n, i := 2, 0
+	for i < len(s) {
+		l, size := runeJSONLen(s, i)
+		if n+l > max {
+			break
+		}
+		n += l
+		i += size
+	}
+	return i
+}
+
+// capString returns s unchanged when its JSON encoding takes at most max
+// bytes; otherwise its longest prefix (cut on a rune boundary) that fits
+// together with a marker naming the original length, and true.
+func capString(s string, max int) (string, bool) {
+	if 6*len(s)+2 <= max || jsonLen(s) <= max {
+		return s, false
+	}
+	marker := " [... truncated: " + strconv.Itoa(len(s)) + " bytes in all]"
+	return s[:jsonPrefix(s, max-len(marker))] + marker, true
+}
+
+// capLogLines keeps the lines whose JSON array fits in max bytes; the line
+// that crosses the limit is cut and a last line tells how many were left
+// out.
+func capLogLines(lines []string, max int) ([]string, bool) {
+	total := 2
+	for _, l := range lines {
+		total += 6*len(l) + 3
+	}
+	if total <= max {
+		return lines, false
+	}
+	total = 2
+	for _, l := range lines {
+		total += jsonLen(l) + 1
+	}
+	if total <= max+1 {
+		return lines, false
+	}
+	const reserve = 128 // the closing line
+	out := make([]string, 0, 16)
+	used := 2
+	for i, l := range lines {
+		n := jsonLen(l) + 1
+		if used+n > max-reserve {
+			if room := max - reserve - used - 1; room > 64 {
+				cut, _ := capString(l, room)
+				out = append(out, cut)
+				i++
+			}
+			out = append(out, "[... "+strconv.Itoa(len(lines)-i)+" more log lines not stored]")
+			return out, true
+		}
+		out = append(out, l)
+		used += n
+	}
+	return out, true
+}
+
+// capHeaders returns h with each value capped at maxHeaderJSON and, in
+// name order, as many headers as fit in max bytes; the rest are counted in
+// one truncatedHeader entry. h itself is never changed.
+func capHeaders(h map[string]string, max int) (map[string]string, bool) {
+	total := 2
+	for k, v := range h {
+		total += 6*(len(k)+len(v)) + 6
+	}
+	if total <= max {
+		return h, false
+	}
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	const reserve = 128 // the truncatedHeader entry
+	out := make(map[string]string, len(h))
+	used, cut := 2, false
+	for i, k := range names {
+		name, c1 := capString(k, maxFieldJSON)
+		v, c2 := capString(h[k], maxHeaderJSON)
+		cut = cut || c1 || c2
+		n := jsonLen(name) + jsonLen(v) + 2
+		if used+n > max-reserve {
+			out[truncatedHeader] = strconv.Itoa(len(names)-i) + " more headers not stored"
+			return out, true
+		}
+		out[name] = v
+		used += n
+	}
+	return out, cut
+}
