@@ -142,7 +142,8 @@ type op struct {
 // and starts the writer and the daily pruner. With opts.ReadOnly it opens
 // the file for queries only, starting nothing. When another process holds
 // the file, Open fails after opts.OpenTimeout with an error wrapping
-// ErrLocked.
+// ErrLocked. A damaged file (checked before bbolt maps it, check.go) is a
+// *DamageError wrapping ErrDamaged, unless opts.Recover moves it aside.
 func Open(path string, opts Options) (*Store, error) {
 	return open(path, opts, nil)
 }
@@ -185,12 +186,20 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 			return nil, fmt.Errorf("call log: %w", err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, bo)
+	// bbolt trusts its file: check it first (check.go).
+	if err := s.checkBeforeOpen(); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, bo)
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("call log %s is locked by another process (is towerhook already running?); stop it or use a different --data directory: %w", path, ErrLocked)
+		return nil, lockedError(path)
+	}
+	var damage *DamageError
+	if err != nil && !errors.As(err, &damage) {
+		err = fmt.Errorf("call log %s: %w", path, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("call log %s: %w", path, err)
+		return nil, err
 	}
 	s.db = db
 	if !opts.ReadOnly {
