@@ -237,10 +237,10 @@ func damagef(format string, a ...any) error { return &pageError{fmt.Sprintf(form
 
 // treeChecker walks bbolt's page tree with plain reads.
 type treeChecker struct {
-	f                      io.ReaderAt
-	ps                     int
-	hw                     uint64
-	seen                   []uint64 // bit per page id below hw
+	f                       io.ReaderAt
+	ps                      int
+	hw                      uint64
+	seen                    []uint64 // bit per page id below hw
 	pages, buckets, records int
 }
 
