@@ -93,7 +93,9 @@ func (s *Store) pruneSize() (int, error) {
 			return len(dropped), err
 		}
 		if oldest == nil || bytes.Compare(oldest, today) >= 0 {
-			s.sizeStuckDay.Store(epochDay(now))
+			if day := epochDay(now); s.sizeStuckDay.Swap(day) == day {
+				break // said so already today
+			}
 			s.log.Warn("call log: over --log-max-size, but only today's records are left to drop",
 				"used_bytes", used, "max_size_bytes", limit)
 			break
