@@ -165,6 +165,7 @@ func capPayload(p json.RawMessage, max int) (out json.RawMessage, truncated bool
 	if len(p) <= max && validJSON(p) && utf8.Valid(p) {
 		return p, false
 	}
-	n := jsonPrefix(string(p), max)
-	return appendString(nil, string(p[:n])), n < len(p)
+	s := string(p[:min(len(p), max)]) // what fits takes at most max bytes
+	n, _ := jsonPrefix(s, max)
+	return appendString(nil, s[:n]), n < len(p)
 }

@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -65,12 +66,7 @@ func limitRecord(r *Record) bool {
 // jsonLen is the length of s encoded as a JSON string by appendString,
 // quotes included.
 func jsonLen(s string) int {
-	n := 2
-	for i := 0; i < len(s); {
-		l, size := runeJSONLen(s, i)
-		n += l
-		i += size
-	}
+	_, n := jsonPrefix(s, math.MaxInt)
 	return n
 }
 
@@ -95,67 +91,70 @@ func runeJSONLen(s string, i int) (encoded, size int) {
 }
 
 // jsonPrefix returns the length of the longest prefix of s, cut on a rune
-// boundary, whose JSON encoding (quotes included) takes at most max bytes.
-func jsonPrefix(s string, max int) int {
+// boundary, whose JSON encoding (quotes included) takes at most max bytes,
+// and that encoding's length. It reads s only as far as that.
+func jsonPrefix(s string, max int) (prefix, encoded int) {
 	n, i := 2, 0
 	for i < len(s) {
 		l, size := runeJSONLen(s, i)
-		if n+l > max {
+		if n > max-l {
 			break
 		}
 		n += l
 		i += size
 	}
-	return i
+	return i, n
 }
 
 // capString returns s unchanged when its JSON encoding takes at most max
 // bytes; otherwise its longest prefix (cut on a rune boundary) that fits
 // together with a marker naming the original length, and true.
 func capString(s string, max int) (string, bool) {
-	if 6*len(s)+2 <= max || jsonLen(s) <= max {
+	if 6*len(s)+2 <= max {
+		return s, false
+	}
+	if n, _ := jsonPrefix(s, max); n == len(s) {
 		return s, false
 	}
 	marker := " [... truncated: " + strconv.Itoa(len(s)) + " bytes in all]"
-	return s[:jsonPrefix(s, max-len(marker))] + marker, true
+	n, _ := jsonPrefix(s, max-len(marker))
+	return s[:n] + marker, true
 }
 
 // capLogLines keeps the lines whose JSON array fits in max bytes; the line
 // that crosses the limit is cut and a last line tells how many were left
 // out.
 func capLogLines(lines []string, max int) ([]string, bool) {
-	total := 2
-	for _, l := range lines {
-		total += 6*len(l) + 3
-	}
-	if total <= max {
-		return lines, false
-	}
-	total = 2
-	for _, l := range lines {
-		total += jsonLen(l) + 1
-	}
-	if total <= max+1 {
+	if keep, _ := linesThatFit(lines, max); keep == len(lines) {
 		return lines, false
 	}
 	const reserve = 128 // the closing line
-	out := make([]string, 0, 16)
-	used := 2
-	for i, l := range lines {
-		n := jsonLen(l) + 1
-		if used+n > max-reserve {
-			if room := max - reserve - used - 1; room > 64 {
-				cut, _ := capString(l, room)
-				out = append(out, cut)
-				i++
-			}
-			out = append(out, "[... "+strconv.Itoa(len(lines)-i)+" more log lines not stored]")
-			return out, true
-		}
-		out = append(out, l)
-		used += n
+	keep, used := linesThatFit(lines, max-reserve)
+	out := append(make([]string, 0, keep+2), lines[:keep]...)
+	if room := max - reserve - used - 1; room > 64 {
+		cut, _ := capString(lines[keep], room)
+		out = append(out, cut)
+		keep++
 	}
-	return out, true
+	return append(out, "[... "+strconv.Itoa(len(lines)-keep)+" more log lines not stored]"), true
+}
+
+// linesThatFit returns how many of the first lines fit whole in a JSON
+// array of max bytes, and that array's length.
+func linesThatFit(lines []string, max int) (n, encoded int) {
+	used := 1 // [ and ], a comma after each line but the last
+	for i, l := range lines {
+		if 6*len(l)+2 <= max-used-1 {
+			used += jsonLen(l) + 1
+			continue
+		}
+		p, enc := jsonPrefix(l, max-used-1)
+		if p < len(l) {
+			return i, used
+		}
+		used += enc + 1
+	}
+	return len(lines), used
 }
 
 // capHeaders returns h with each value capped at maxHeaderJSON and, in

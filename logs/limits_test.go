@@ -57,7 +57,7 @@ func TestHugeRecordSurvivesCrash(t *testing.T) {
 // cap and made of characters that escape to six bytes, stays below
 // MaxRecordBytes and reads back as valid JSON with its markers.
 func TestWorstCaseRecordIsCapped(t *testing.T) {
-	huge := strings.Repeat("\x01", 8<<20)
+	huge := strings.Repeat("\x01", 2<<20+1)
 	r := &Record{
 		ID: "", Webhook: huge, WebhookName: huge, Endpoint: huge, Method: huge, Authenticator: huge,
 		AuthenticationStatus: huge, CodeStatus: huge, ResultMessage: huge, ErrorMessage: huge,
@@ -81,7 +81,7 @@ func TestWorstCaseRecordIsCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !got.Truncated || !strings.HasSuffix(got.ResultMessage, " [... truncated: 8388608 bytes in all]") ||
+	if !got.Truncated || !strings.HasSuffix(got.ResultMessage, " [... truncated: 2097153 bytes in all]") ||
 		got.RequestHeaders[truncatedHeader] == "" || len(got.RequestPayload) > maxPayloadJSON {
 		t.Fatalf("truncated=%v, message ends %q, headers %d, payload %d bytes", got.Truncated,
 			got.ResultMessage[len(got.ResultMessage)-50:], len(got.RequestHeaders), len(got.RequestPayload))
@@ -124,7 +124,7 @@ func FuzzJSONLen(f *testing.F) {
 			t.Fatalf("jsonLen = %d, appendString wrote %d", got, want)
 		}
 		for _, max := range []int{2, 10, 64, len(s)} {
-			if n := jsonPrefix(s, max); n > len(s) || len(appendString(nil, s[:n])) > max && max >= 2 {
+			if n, _ := jsonPrefix(s, max); n > len(s) || len(appendString(nil, s[:n])) > max && max >= 2 {
 				t.Fatalf("jsonPrefix(%q, %d) = %d", s, max, n)
 			}
 		}
