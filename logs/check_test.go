@@ -150,60 +150,67 @@ var damages = []struct {
 	}},
 }
 
-const openEnv = "TOWERHOOK_LOGS_OPEN_HELPER_DB"
+const openEnv = "TOWERHOOK_LOGS_OPEN_HELPER_DBS"
 
-// TestHelperOpen is the child of TestOpenDamagedStore: it opens the store
-// named in the environment and prints "OPENED" or "ERR <error>". Before the
-// store was checked, bbolt died here of SIGBUS or an assertion.
+// TestHelperOpen is the child of TestOpenDamagedStore: it opens each store
+// named in the environment, for writing and read-only, and prints
+// "<path> OPENED read-only=<bool>" or "<path> ERR read-only=<bool> <error>".
+// Before the store was checked, bbolt died here of SIGBUS or an assertion.
 func TestHelperOpen(t *testing.T) {
-	path := os.Getenv(openEnv)
-	if path == "" {
+	paths := os.Getenv(openEnv)
+	if paths == "" {
 		t.Skip("helper process for TestOpenDamagedStore")
 	}
-	for _, ro := range []bool{false, true} {
-		s, err := Open(path, Options{Sync: true, ReadOnly: ro, OpenTimeout: 5 * time.Second})
-		if err != nil {
-			fmt.Printf("ERR read-only=%v %v\n", ro, err)
-			continue
+	for _, path := range filepath.SplitList(paths) {
+		for _, ro := range []bool{false, true} {
+			s, err := Open(path, Options{Sync: true, ReadOnly: ro, OpenTimeout: 5 * time.Second})
+			if err != nil {
+				fmt.Printf("%s ERR read-only=%v %v\n", path, ro, err)
+				continue
+			}
+			if _, err := s.Query(Filter{Limit: MaxLimit}); err != nil {
+				fmt.Printf("%s QUERY read-only=%v %v\n", path, ro, err)
+			}
+			fmt.Printf("%s OPENED read-only=%v\n", path, ro)
+			_ = s.Close()
 		}
-		if _, err := s.Query(Filter{Limit: MaxLimit}); err != nil {
-			fmt.Printf("QUERY read-only=%v %v\n", ro, err)
-		}
-		fmt.Printf("OPENED read-only=%v\n", ro)
-		_ = s.Close()
 	}
 	os.Exit(0)
 }
 
 // A damaged store file never crashes the process that opens it: Open
 // (for writing and read-only, as towerhook logs --data does) returns one
-// line naming the file, the damage and the way out. The open runs in a
+// line naming the file, the damage and the way out. The opens run in a
 // child process, so a crash fails the test instead of ending it.
 func TestOpenDamagedStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("re-executes the test binary")
 	}
 	sound := buildStore(t)
-	for _, tt := range damages {
-		t.Run(tt.name, func(t *testing.T) {
-			path := copyStore(t, sound)
-			want := tt.damage(t, path)
-			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOpen$")
-			cmd.Env = append(os.Environ(), openEnv+"="+path)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("the process opening the store died: %v\n%s", err, lastLines(out, 5))
-			}
-			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	paths := make([]string, len(damages))
+	wants := make([]string, len(damages))
+	for i, d := range damages {
+		paths[i] = copyStore(t, sound)
+		wants[i] = d.damage(t, paths[i])
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperOpen$")
+	cmd.Env = append(os.Environ(), openEnv+"="+strings.Join(paths, string(filepath.ListSeparator)))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the process opening the stores died: %v\n%s", err, lastLines(out, 8))
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
 			for _, ro := range []string{"false", "true"} {
-				got := findPrefix(lines, "ERR read-only="+ro+" ")
-				if want == "" {
-					if findPrefix(lines, "OPENED read-only="+ro) == "" {
+				got := findPrefix(lines, paths[i]+" ERR read-only="+ro+" ")
+				if wants[i] == "" {
+					if findPrefix(lines, paths[i]+" OPENED read-only="+ro) == "" {
 						t.Errorf("read-only=%s: a sound store did not open: %s", ro, got)
 					}
 					continue
 				}
-				for _, part := range []string{"call log " + path + " is damaged", want, "--log-recover", `README "Call log and retention"`} {
+				for _, part := range []string{"call log " + paths[i] + " is damaged", wants[i], "--log-recover", `README "Call log and retention"`} {
 					if !strings.Contains(got, part) {
 						t.Errorf("read-only=%s: error %q lacks %q", ro, got, part)
 					}
