@@ -242,15 +242,29 @@ type treeChecker struct {
 	hw                      uint64
 	seen                    []uint64 // bit per page id below hw
 	pages, buckets, records int
+	// bufs holds a page buffer per tree depth: a page's keys stay in use
+	// while its children are read.
+	bufs [][]byte
 }
 
-// page reads page id with its overflow pages, checks its header and marks
-// its pages seen.
-func (c *treeChecker) page(id uint64) ([]byte, error) {
+// buffer returns the page buffer of depth, of n bytes.
+func (c *treeChecker) buffer(depth, n int) []byte {
+	for len(c.bufs) <= depth {
+		c.bufs = append(c.bufs, nil)
+	}
+	if cap(c.bufs[depth]) < n {
+		c.bufs[depth] = make([]byte, n)
+	}
+	return c.bufs[depth][:n]
+}
+
+// page reads page id with its overflow pages into the buffer of depth,
+// checks its header and marks its pages seen.
+func (c *treeChecker) page(id uint64, depth int) ([]byte, error) {
 	if id < 2 || id >= c.hw {
 		return nil, damagef("a reference to page %d, outside the file's pages 2..%d", id, c.hw-1)
 	}
-	p := make([]byte, c.ps)
+	p := c.buffer(depth, c.ps)
 	if _, err := c.f.ReadAt(p, int64(id)*int64(c.ps)); err != nil {
 		return nil, err
 	}
@@ -269,8 +283,8 @@ func (c *treeChecker) page(id uint64) ([]byte, error) {
 	}
 	c.pages += int(overflow) + 1
 	if overflow > 0 {
-		p = append(p, make([]byte, int(overflow)*c.ps)...)
-		if _, err := c.f.ReadAt(p[c.ps:], int64(id+1)*int64(c.ps)); err != nil {
+		p = c.buffer(depth, (int(overflow)+1)*c.ps)
+		if _, err := c.f.ReadAt(p, int64(id)*int64(c.ps)); err != nil {
 			return nil, err
 		}
 	}
@@ -283,7 +297,7 @@ func (c *treeChecker) tree(id uint64, min, max []byte, depth int) error {
 	if depth > boltMaxDepth {
 		return damagef("the tree is deeper than %d levels at page %d", boltMaxDepth, id)
 	}
-	p, err := c.page(id)
+	p, err := c.page(id, depth)
 	if err != nil {
 		return err
 	}
@@ -413,7 +427,7 @@ func (c *treeChecker) bucket(v []byte, id uint64, depth int) error {
 // freelist checks the freelist page: its type and that it lists page ids
 // of the file that the tree does not use.
 func (c *treeChecker) freelist(id uint64) error {
-	p, err := c.page(id)
+	p, err := c.page(id, 0)
 	if err != nil {
 		return err
 	}
