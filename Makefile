@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load lint fuzz validate-examples clean
+.PHONY: all build run test bench bench-load bench-http lint fuzz validate-examples clean
 
 all: build
 
@@ -33,6 +33,16 @@ bench-load:
 		../bin/daemon.test -test.run '^$$' -test.bench 'Loopback' -test.benchtime 3s || exit 1; \
 	done
 
+# The same comparison measured by an external load generator (wrk, from the
+# distribution's packages, installed here when missing): five interleaved
+# rounds; each row's %bare and %fsync are taken within its own round.
+bench-http:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends wrk; }
+	$(GO) test -c -o bin/daemon.test ./daemon/
+	cd daemon && for i in 1 2 3 4 5; do \
+		../bin/daemon.test -test.run '^$$' -test.bench '^BenchmarkHTTP$$' -test.benchtime 1x || exit 1; \
+	done
+
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -41,8 +51,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzJSONBridge -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
+	$(GO) test -run '^$$' -fuzz FuzzPatternDiff -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets

@@ -32,10 +32,6 @@ const (
 	maxPayloadJSON = 1 << 20
 )
 
-// truncatedHeader is the request_headers entry that stands for the headers
-// left out of a record over maxHeadersJSON.
-const truncatedHeader = "(truncated)"
-
 // limitRecord caps r's fields in place (README "Call log and retention",
 // Limits) and reports whether it cut anything. r must be the store's own
 // copy; RequestHeaders is replaced, never changed in place. The payload is
@@ -116,7 +112,7 @@ func capString(s string, max int) (string, bool) {
 	if n, _ := jsonPrefix(s, max); n == len(s) {
 		return s, false
 	}
-	marker := " [... truncated: " + strconv.Itoa(len(s)) + " bytes in all]"
+	marker := "…(truncated, " + strconv.Itoa(len(s)) + " bytes)" // as the daemon's caps
 	n, _ := jsonPrefix(s, max-len(marker))
 	return s[:n] + marker, true
 }
@@ -158,8 +154,8 @@ func linesThatFit(lines []string, max int) (n, encoded int) {
 }
 
 // capHeaders returns h with each value capped at maxHeaderJSON and, in
-// name order, as many headers as fit in max bytes; the rest are counted in
-// one truncatedHeader entry. h itself is never changed.
+// name order, the headers that fit in max bytes; the others are left out.
+// h itself is never changed.
 func capHeaders(h map[string]string, max int) (map[string]string, bool) {
 	total := 2
 	for k, v := range h {
@@ -173,20 +169,19 @@ func capHeaders(h map[string]string, max int) (map[string]string, bool) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	const reserve = 128 // the truncatedHeader entry
 	out := make(map[string]string, len(h))
 	used, cut := 2, false
-	for i, k := range names {
+	for _, k := range names {
 		name, c1 := capString(k, maxFieldJSON)
 		v, c2 := capString(h[k], maxHeaderJSON)
-		cut = cut || c1 || c2
 		n := jsonLen(name) + jsonLen(v) + 2
-		if used+n > max-reserve {
-			out[truncatedHeader] = strconv.Itoa(len(names)-i) + " more headers not stored"
-			return out, true
+		if used+n > max {
+			cut = true
+			continue // a shorter one further on may still fit
 		}
 		out[name] = v
 		used += n
+		cut = cut || c1 || c2
 	}
 	return out, cut
 }
