@@ -54,6 +54,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPatternDiff -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzScanFrames -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzCheckDamagedStore -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzCheckFile -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzJSONLen -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/
 
 validate-examples:
