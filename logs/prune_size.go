@@ -71,11 +71,8 @@ func (s *Store) pruneSize() (int, error) {
 	if limit <= 0 || s.opts.ReadOnly || s.measureUsed() <= limit {
 		return 0, nil
 	}
-	if s.running.Load() {
-		// Journaled records count too (and must not recreate a dropped day).
-		if err := s.flush(); err != nil {
-			return 0, err
-		}
+	if err := s.flushBeforePrune(); err != nil {
+		return 0, err
 	}
 	s.pruneMu.Lock()
 	defer s.pruneMu.Unlock()
@@ -84,12 +81,8 @@ func (s *Store) pruneSize() (int, error) {
 	var dropped []string
 	used := s.measureUsed()
 	for used > limit {
-		var oldest []byte
-		if err := s.db.View(func(tx *bolt.Tx) error {
-			first, _ := tx.Cursor().First()
-			oldest = bytes.Clone(first)
-			return nil
-		}); err != nil {
+		oldest, err := s.oldestDay()
+		if err != nil {
 			return len(dropped), err
 		}
 		if oldest == nil || bytes.Compare(oldest, today) >= 0 {
@@ -118,4 +111,25 @@ func (s *Store) pruneSize() (int, error) {
 			"days", dropped, "used_bytes", used, "max_size_bytes", limit)
 	}
 	return len(dropped), nil
+}
+
+// flushBeforePrune commits journaled records to bbolt before a prune: they
+// belong to their days and count in the data in use (and must not
+// recreate a dropped day).
+func (s *Store) flushBeforePrune() error {
+	if !s.running.Load() {
+		return nil
+	}
+	return s.flush()
+}
+
+// oldestDay returns the name of the oldest day bucket (nil when none).
+func (s *Store) oldestDay() ([]byte, error) {
+	var first []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Cursor().First()
+		first = bytes.Clone(k)
+		return nil
+	})
+	return first, err
 }

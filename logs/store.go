@@ -733,24 +733,17 @@ func (s *Store) pruneAge() (int, error) {
 	if cut == "" || s.opts.ReadOnly {
 		return 0, nil
 	}
-	if s.running.Load() {
-		// Journaled records belong to their days too.
-		if err := s.flush(); err != nil {
-			return 0, err
-		}
+	if err := s.flushBeforePrune(); err != nil {
+		return 0, err
 	}
 	s.pruneMu.Lock()
 	defer s.pruneMu.Unlock()
-	expired := false
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		first, _ := tx.Cursor().First()
-		expired = first != nil && string(first) < cut
-		return nil
-	}); err != nil || !expired {
+	first, err := s.oldestDay()
+	if err != nil || first == nil || string(first) >= cut {
 		return 0, err
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		var names [][]byte
 		c := tx.Cursor()
 		for name, _ := c.First(); name != nil && string(name) < cut; name, _ = c.Next() {
