@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"towerhook/internal/jsonx"
 )
 
 // keyLen is the length of a record key: 8-byte big-endian unix nanos then an
@@ -167,5 +169,5 @@ func capPayload(p json.RawMessage, max int) (out json.RawMessage, truncated bool
 	}
 	s := string(p[:min(len(p), max)]) // what fits takes at most max bytes
 	n, _ := jsonPrefix(s, max)
-	return appendString(nil, s[:n]), n < len(p)
+	return jsonx.AppendString(nil, s[:n]), n < len(p)
 }

@@ -1,10 +1,10 @@
 package logs
 
 import (
-	"math"
 	"slices"
 	"strconv"
-	"unicode/utf8"
+
+	"towerhook/internal/jsonx"
 )
 
 // Size limits of a stored record (README "Call log and retention", Limits).
@@ -59,48 +59,12 @@ func limitRecord(r *Record) bool {
 	return cut
 }
 
-// jsonLen is the length of s encoded as a JSON string by appendString,
-// quotes included.
-func jsonLen(s string) int {
-	_, n := jsonPrefix(s, math.MaxInt)
-	return n
-}
-
-// runeJSONLen returns the encoded length of the rune at s[i] and its size
-// in s.
-func runeJSONLen(s string, i int) (encoded, size int) {
-	c := s[i]
-	if c < utf8.RuneSelf {
-		switch {
-		case c >= 0x20 && c != '"' && c != '\\':
-			return 1, 1
-		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
-			return 2, 1
-		}
-		return 6, 1
-	}
-	r, size := utf8.DecodeRuneInString(s[i:])
-	if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
-		return 6, size
-	}
-	return size, size
-}
+// jsonLen is the length of s as a JSON string, quotes included.
+func jsonLen(s string) int { return jsonx.EncodedLen(s) }
 
 // jsonPrefix returns the length of the longest prefix of s, cut on a rune
-// boundary, whose JSON encoding (quotes included) takes at most max bytes,
-// and that encoding's length. It reads s only as far as that.
-func jsonPrefix(s string, max int) (prefix, encoded int) {
-	n, i := 2, 0
-	for i < len(s) {
-		l, size := runeJSONLen(s, i)
-		if n > max-l {
-			break
-		}
-		n += l
-		i += size
-	}
-	return i, n
-}
+// boundary, whose JSON encoding takes at most max bytes, and that length.
+func jsonPrefix(s string, max int) (prefix, encoded int) { return jsonx.Prefix(s, max) }
 
 // capString returns s unchanged when its JSON encoding takes at most max
 // bytes; otherwise its longest prefix (cut on a rune boundary) that fits

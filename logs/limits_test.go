@@ -115,22 +115,6 @@ func TestCapString(t *testing.T) {
 	}
 }
 
-// jsonLen is what appendString writes.
-func FuzzJSONLen(f *testing.F) {
-	f.Add("a\"b\\c\n\x01é\u2028\xff")
-	f.Add("")
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := jsonLen(s), len(appendString(nil, s)); got != want {
-			t.Fatalf("jsonLen = %d, appendString wrote %d", got, want)
-		}
-		for _, max := range []int{2, 10, 64, len(s)} {
-			if n, _ := jsonPrefix(s, max); n > len(s) || len(appendString(nil, s[:n])) > max && max >= 2 {
-				t.Fatalf("jsonPrefix(%q, %d) = %d", s, max, n)
-			}
-		}
-	})
-}
-
 func TestCapLogLinesAndHeaders(t *testing.T) {
 	lines := []string{strings.Repeat("a", 500), strings.Repeat("b", 500), strings.Repeat("c", 500)}
 	got, cut := capLogLines(lines, 1000)
