@@ -37,6 +37,10 @@ const (
 	headerDuplicateOf = "X-Towerhook-Duplicate-Of"
 )
 
+// maxClaimMessage is the longest first answer's message a claim keeps for
+// repeats; a longer one is answered "Duplicate of <first request id>".
+const maxClaimMessage = 64 << 10
+
 // maxDedupID is the longest delivery id kept as sent; longer ones (and
 // ids with control characters or invalid UTF-8) are kept as their sha256.
 const maxDedupID = 1024
@@ -241,6 +245,10 @@ func (c *callState) claimFor(status int, msg string, raw []byte) *logs.Claim {
 	}
 	if raw != nil {
 		msg = string(raw)
+	}
+	if len(msg) > maxClaimMessage {
+		// Not kept: a repeat gets the status and a short message.
+		msg, raw = "Duplicate of "+c.reqID, nil
 	}
 	return c.p.dedup.done(c.rt.wh.Reference, c.claimID, status, msg, raw != nil, c.jobID)
 }

@@ -224,3 +224,15 @@ func jsonQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestDedupLongMessage: a first answer's message over 64 KiB is not kept
+// in the claim; a repeat gets the status and a short message.
+func TestDedupLongMessage(t *testing.T) {
+	r := startRig(t, map[string]string{"a.yaml": openFile(
+		hook("big", "big", "open", "dedup: header:X-Delivery", `result.message = string.rep("m", 100000)`))})
+	first := do(t, "POST", r.url+"big", "{}", map[string]string{"X-Delivery": "1", "X-Request-Id": "big1"})
+	again := do(t, "POST", r.url+"big", "{}", map[string]string{"X-Delivery": "1"})
+	if first.Status != 200 || len(first.Body) < 100000 || again.Status != 200 || again.Message != "Duplicate of big1" {
+		t.Errorf("first %d (%d bytes), repeat %d %s", first.Status, len(first.Body), again.Status, again.Body)
+	}
+}
