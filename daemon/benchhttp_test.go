@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,6 +47,7 @@ func BenchmarkHTTP(b *testing.B) {
 			// The server's CPU per answer (wrk is another process): the
 			// figure to compare changes by on a loaded machine.
 			b.ReportMetric(float64(res.cpu.Microseconds())/float64(res.requests), "cpu-µs/req")
+			b.ReportMetric(float64(res.mallocs)/float64(res.requests), "allocs/req")
 		}
 		return res
 	}
@@ -128,6 +130,7 @@ type wrkResult struct {
 	p50, p99 time.Duration
 	requests int64         // answers wrk counted
 	cpu      time.Duration // this process's CPU time while wrk ran
+	mallocs  uint64        // heap allocations this process made meanwhile
 }
 
 // runWrk runs wrk against url and parses its report; any non-2xx answer
@@ -135,9 +138,12 @@ type wrkResult struct {
 func runWrk(b *testing.B, wrk, script, dur, url string) wrkResult {
 	b.Helper()
 	cmd := exec.Command(wrk, "-t2", "-c32", "-d"+dur, "--latency", "-s", script, url)
-	cpu0 := processCPU()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	cpu0, mallocs0 := processCPU(), ms.Mallocs
 	out, err := cmd.CombinedOutput()
 	cpu := processCPU() - cpu0
+	runtime.ReadMemStats(&ms)
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -145,7 +151,7 @@ func runWrk(b *testing.B, wrk, script, dur, url string) wrkResult {
 	if err != nil {
 		b.Fatalf("%v\n%s", err, out)
 	}
-	res.cpu = cpu
+	res.cpu, res.mallocs = cpu, ms.Mallocs-mallocs0
 	return res
 }
 
