@@ -52,15 +52,16 @@ type state struct {
 	null        *glua.LUserData // json.null
 	arrMeta     *glua.LTable    // marks empty JSON arrays so they dump as []
 	hashFns     map[*glua.LFunction]string
-	hashMt      *glua.LTable // hmac/hashlib object methods
-	matchMt     *glua.LTable // re match object methods
-	buf         []byte       // scratch for digests (never escapes a Go helper)
-	jstack      []jsonMember // scratch stack of the JSON decoder
-	env         *glua.LTable // an emptied environment for the next call (nil: create one)
-	ctx         *callCtx     // the context of every call on this state
-	mac         *hashObj     // the first HMAC of the last call, reused by hmacFor
-	keyAllowed  glua.LValue  // "allowed", boxed once
-	keyExitCode glua.LValue  // "exit_code", boxed once
+	hashMt      *glua.LTable    // hmac/hashlib object methods
+	matchMt     *glua.LTable    // re match object methods
+	buf         []byte          // scratch for digests (never escapes a Go helper)
+	jstack      []jsonMember    // scratch stack of the JSON decoder
+	env         *glua.LTable    // an emptied environment for the next call (nil: create one)
+	ctx         *callCtx        // the context of every call on this state
+	mac         *hashObj        // the first HMAC of the last call, reused by hmacFor
+	macUD       *glua.LUserData // mac as a Lua value, reused with it (wrapHash)
+	keyAllowed  glua.LValue     // "allowed", boxed once
+	keyExitCode glua.LValue     // "exit_code", boxed once
 	// chunks holds the main function of each script run on this state
 	// (at most maxStateChunks): a chunk's function is never reachable from
 	// Lua (no debug library), so one object serves every call, its
