@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"towerhook/definitions"
+	"towerhook/internal/jsonx"
 	"towerhook/logs"
 	"towerhook/lua"
 )
@@ -668,7 +669,7 @@ func allowedResponseHeader(k string) bool {
 func writeMessage(w http.ResponseWriter, status int, msg string) {
 	b := make([]byte, 0, len(msg)+16)
 	b = append(b, `{"message":`...)
-	b = appendJSONString(b, msg)
+	b = jsonx.AppendString(b, msg)
 	writeJSONBody(w, status, append(b, '}', '\n'))
 }
 
@@ -690,23 +691,4 @@ func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
 	h["Content-Length"] = vs[1:2:2]
 	w.WriteHeader(status)
 	w.Write(b)
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			// Escapes and UTF-8 checks as encoding/json; no HTML escaping
-			// (an application/json answer, as Tower's: "<lua>", not "\u003clua\u003e").
-			var q bytes.Buffer
-			enc := json.NewEncoder(&q)
-			enc.SetEscapeHTML(false)
-			if enc.Encode(s) != nil {
-				return append(b, `""`...)
-			}
-			return append(b, bytes.TrimSuffix(q.Bytes(), []byte("\n"))...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
