@@ -23,7 +23,7 @@ import (
 // client is the same for every row. Run it with `make bench-http`, which
 // installs wrk when missing and runs five interleaved rounds; each row
 // reports its rate as a share of the bare handler (%bare) and of the
-// fsync ceiling (%fsync) measured in the same round (README "Benchmarks").
+// fsync ceiling (%fsync) measured in the same round (docs/benchmarks.md).
 //
 // Every row answers the same signed 1 KB GitHub-like push; wrk runs
 // BENCH_HTTP_DURATION (default 5s) per row with 32 connections.

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Step 3 of an inline call (README "Delivery"): per-webhook concurrency.
+// Step 3 of an inline call (docs/delivery.md): per-webhook concurrency.
 // A webhook with `concurrency: N` runs at most N calls of its code at
 // once; further calls wait in arrival order until their deadline, then get
 // 503 Too busy with Retry-After. While a call waits it holds no slot of the

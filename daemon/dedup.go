@@ -16,7 +16,7 @@ import (
 	"towerhook/logs"
 )
 
-// Step 2 of a call (README "Delivery"): duplicates. After the
+// Step 2 of a call (docs/delivery.md): duplicates. After the
 // authenticator allowed the call and before any code runs, the delivery id
 // is claimed atomically per (webhook, id). A repeat within the window gets
 // the first call's answer (or 409 while the first still runs inline); a

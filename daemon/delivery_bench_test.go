@@ -15,7 +15,7 @@ import (
 	"towerhook/logs"
 )
 
-// Benchmarks of README "Delivery": the enqueue path and dedup against the
+// Benchmarks of docs/delivery.md: the enqueue path and dedup against the
 // references of BenchmarkLoopback in the same run (ratios are only fair
 // within one run), and the drain rate of trivial background jobs.
 

@@ -6,7 +6,7 @@ import (
 	"towerhook/logs"
 )
 
-// deliveryMetrics are the collectors of README "Delivery".
+// deliveryMetrics are the collectors of docs/delivery.md.
 type deliveryMetrics struct {
 	jobs             *prometheus.GaugeVec
 	attempts         *prometheus.CounterVec

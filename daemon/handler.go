@@ -27,7 +27,7 @@ import (
 	"towerhook/lua"
 )
 
-// Tower's answers (DESIGN section 3).
+// Tower's answers (docs/responses.md).
 const (
 	msgNotFound      = "Webhook not found"
 	msgAddrDenied    = "Address not allowed"
@@ -39,7 +39,7 @@ const (
 	msgOK            = "OK"
 	msgInternalError = "Internal server error"
 	// msgLogDown answers a call whose durable record cannot be written (a
-	// full disk): nothing is answered without its record (DESIGN section 5).
+	// full disk): nothing is answered without its record (docs/responses.md).
 	msgLogDown = "Call log unavailable"
 )
 
@@ -70,7 +70,7 @@ type pipeline struct {
 	// the first record that commits again ends that. Nil: never.
 	logFailing func() bool
 
-	// Delivery (README "Delivery"); each nil when not used (call, tests):
+	// Delivery (docs/delivery.md); each nil when not used (call, tests):
 	// dedup holds the claimed delivery ids, limits the per-webhook
 	// concurrency, jobs runs background webhooks (without it they run
 	// inline), and batchFn commits a record with delivery state.
@@ -279,7 +279,7 @@ func (c *callState) serve() {
 		c.in.payload = c.in.rawData
 	}
 
-	// The call's steps (README "Delivery"): authenticate, then dedup
+	// The call's steps (docs/delivery.md): authenticate, then dedup
 	// (dedup.go), then concurrency (concurrency.go), then run the code now
 	// or enqueue it as a background job (jobs.go).
 	if !p.enter(r.Context()) {
@@ -547,7 +547,8 @@ func readBody(r io.Reader, length, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// buildPayload returns JSON payload bytes or a form map (DESIGN section 3).
+// buildPayload returns JSON payload bytes or a form map (docs/lua-api.md
+// "Variables": payload).
 func buildPayload(r *http.Request, wh *definitions.Webhook, body []byte) ([]byte, map[string]string) {
 	if r.Method == http.MethodGet {
 		return nil, parseQuery(r.URL.RawQuery)

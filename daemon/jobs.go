@@ -18,7 +18,7 @@ import (
 	"towerhook/lua"
 )
 
-// Background jobs (README "Delivery"). The last step of a call to a
+// Background jobs (docs/delivery.md). The last step of a call to a
 // `background: true` webhook is enqueue: the job (the request its code
 // needs) and the record of the call commit together in the call log's
 // store, and only then the caller gets 202 {"message": "Accepted", "job":
@@ -605,7 +605,7 @@ func writeAccepted(w http.ResponseWriter, status int, msg, job string) {
 	w.Write(b)
 }
 
-// startDelivery gives the pipeline its delivery parts (README "Delivery")
+// startDelivery gives the pipeline its delivery parts (docs/delivery.md)
 // on store: the stored dedup claims, per-webhook limits and the job
 // scheduler, loaded with the jobs that have not ended.
 func startDelivery(p *pipeline, store *logs.Store, cur *atomic.Pointer[table], m *metrics, logger *slog.Logger) (*scheduler, error) {

@@ -8,7 +8,7 @@ import (
 	"towerhook/logs"
 )
 
-// The jobs admin API (README "Delivery"):
+// The jobs admin API (docs/delivery.md):
 //
 //	GET  /api/v1/jobs?state=&webhook=&limit=&cursor=  {"jobs": [...], "next_cursor": "..."} newest first
 //	GET  /api/v1/jobs/{id}                            the job with its attempts' call-log records

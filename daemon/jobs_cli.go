@@ -23,7 +23,7 @@ type JobsOptions struct {
 }
 
 // Jobs lists the running daemon's background jobs (newest first, full ids)
-// or retries or cancels one (README "Delivery"). It needs the daemon: a
+// or retries or cancels one (docs/delivery.md). It needs the daemon: a
 // job is changed by the scheduler that runs it.
 func Jobs(ctx context.Context, o JobsOptions, stdout, stderr io.Writer) int {
 	client := &http.Client{Timeout: 10 * time.Second}

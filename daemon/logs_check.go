@@ -11,7 +11,7 @@ import (
 )
 
 // ExitDamagedLog is serve's exit status when the call log is damaged
-// (README "Call log and retention"): a systemd unit stops restarting on it
+// (docs/call-log.md): a systemd unit stops restarting on it
 // (RestartPreventExitStatus=3) instead of checking the file in a loop.
 const ExitDamagedLog = 3
 

@@ -67,7 +67,7 @@ func recordText(t testing.TB, admin, ref string) string {
 // TestSecretsMaskedInEveryOutput: a secret is masked in the answer's body
 // and headers (Content-Type and header names included), the call record
 // and the daemon log, also where a cap cuts the text (masking comes
-// first), and masking never makes a JSON answer invalid (README "Secrets").
+// first), and masking never makes a JSON answer invalid (docs/secrets.md).
 func TestSecretsMaskedInEveryOutput(t *testing.T) {
 	const long = `#!cxtower.secret.long!#`
 	const short = `#!cxtower.secret.short!#`

@@ -49,7 +49,7 @@ type Options struct {
 	ShutdownTimeout      time.Duration
 	MaxConcurrentProcess int
 	// ReloadSettle is how long a file changed in place must stay unchanged
-	// before a watched or periodic reload loads it (README "Reload"); 0
+	// before a watched or periodic reload loads it (docs/operations.md "Reload"); 0
 	// loads at once.
 	ReloadSettle time.Duration
 	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code

@@ -640,7 +640,7 @@ records:
 }
 
 // TestCallLogMasksSecretsInPayload: a secret sent in a JSON body, a form or a
-// query string is masked in the stored request_payload (DESIGN section 2).
+// query string is masked in the stored request_payload (docs/secrets.md).
 func TestCallLogMasksSecretsInPayload(t *testing.T) {
 	d := startDaemon(t, pipelineFiles(), withSecrets(t))
 	base := d.pub + DefaultPrefix

@@ -9,7 +9,7 @@ import (
 	"towerhook/logs"
 )
 
-// What a call-log record keeps of the request (README "Limits"). Anyone
+// What a call-log record keeps of the request (docs/call-log.md "Limits"). Anyone
 // who reaches the public port makes a record, so every record is capped,
 // whoever sent it: a flood of unknown endpoints or failed authentications
 // cannot store more than a few KiB per call. Caps apply after masking, so

@@ -46,9 +46,9 @@ func bigJSON(n int) string {
 }
 
 // TestRecordCaps (issue 16, defect 1): every record keeps at most the
-// README's "Limits" of the request (endpoint, method, each header value,
+// docs/call-log.md "Limits" of the request (endpoint, method, each header value,
 // the header set; the payload of calls that were not authenticated), cut
-// after masking; an authenticated call keeps what the README promises.
+// after masking; an authenticated call keeps what docs/call-log.md "Limits" promises.
 func TestRecordCaps(t *testing.T) {
 	d := startDaemon(t, pipelineFiles(), withSecrets(t))
 	manyHeaders := map[string]string{}

@@ -35,7 +35,7 @@ type reloader struct {
 	current    atomic.Pointer[table]
 	requests   chan reloadRequest
 	// subscribers are told of every new table after the swap (the job
-	// scheduler: README "Delivery").
+	// scheduler: docs/delivery.md).
 	subscribers []func(*table)
 	// settle holds back hinted reloads while a file is being written in
 	// place (settle.go); nil: never. Used by the reload loop only.

@@ -17,7 +17,7 @@ import (
 //     the writer's P; the runtime's monitor hands such a P on only after it
 //     wakes, which under steady load is up to 10 ms later. On 2 CPUs the
 //     durable loopback benchmark idled a quarter of the CPU that way; one
-//     extra P keeps every CPU busy (+10-25% req/s, see the README).
+//     extra P keeps every CPU busy (+10-25% req/s, see docs/benchmarks.md).
 func TuneRuntime(getenv func(string) string) (restore func()) {
 	gc, procs := -1, 0
 	if getenv("GOGC") == "" {

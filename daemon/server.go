@@ -23,7 +23,7 @@ import (
 	"towerhook/lua"
 )
 
-// Debounce of filesystem events (DESIGN section 8).
+// Debounce of filesystem events (docs/operations.md "Reload").
 const (
 	watchQuiet    = 250 * time.Millisecond
 	watchMaxDelay = 2 * time.Second

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Settling (README "Reload"): a reload that a file event or the periodic
+// Settling (docs/operations.md "Reload"): a reload that a file event or the periodic
 // rescan asked for waits while a definitions file is still being written
 // in place, so that a slow writer (one that pauses between its writes
 // longer than the event debounce) is never loaded half-written.

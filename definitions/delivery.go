@@ -10,7 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Delivery keys of a webhook (README "Delivery"): duplicates, concurrency
+// Delivery keys of a webhook (docs/delivery.md): duplicates, concurrency
 // and background runs. Each key has a decoder in deliveryKeys; checks that
 // involve several keys (or the retention) run in checkDelivery.
 
@@ -77,7 +77,7 @@ func defaultDelivery() Delivery {
 // deliveryKey is one key's decoder; it records errors on r.
 type deliveryKey func(r *rawRecord, v *yaml.Node)
 
-// deliveryKeys are the webhook keys of README "Delivery".
+// deliveryKeys are the webhook keys of docs/delivery.md.
 var deliveryKeys = map[string]deliveryKey{
 	"dedup":        decodeDedup,
 	"dedup_window": durationKey("dedup_window", func(r *rawRecord, d time.Duration) { r.delivery.DedupWindow = d }),

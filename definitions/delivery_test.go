@@ -21,7 +21,7 @@ records:
   code: result = {exit_code = 0}
 `
 
-// TestDeliveryKeys: the delivery keys of README "Delivery" load into
+// TestDeliveryKeys: the delivery keys of docs/delivery.md load into
 // Webhook.Delivery, with their defaults when absent.
 func TestDeliveryKeys(t *testing.T) {
 	hook := func(keys string) string { return deliveryHook + keys }

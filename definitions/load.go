@@ -90,7 +90,7 @@ func LoadDir(dir string, opts Options) (*Set, error) {
 // says of them (symbolic links followed). A file that vanishes meanwhile
 // is left out; folders that cannot be read are skipped (LoadDir reports
 // them). The daemon compares the files between reloads to hold back one
-// that is still being written (README "Reload").
+// that is still being written (docs/operations.md "Reload").
 func StatFiles(dir string) map[string]fs.FileInfo {
 	root, files, _ := scanDir(dir)
 	out := make(map[string]fs.FileInfo, len(files))
@@ -299,7 +299,7 @@ func assignReferences(recs []*rawRecord, model string) {
 // naming both places; so is an identical one unless copies is set.
 // Authenticators allow copies: a Tower export nests the authenticator in
 // every webhook that uses it, so the same one appears in many files. A
-// webhook is defined once (DESIGN 2: a reference is unique per model across
+// webhook is defined once (docs/definitions.md: a reference is unique per model across
 // the directory), so a copied file is an error, not a silent no-op.
 func dedupe(recs []*rawRecord, kind string, same func(a, b *rawRecord) bool, copies bool) map[string]*rawRecord {
 	byRef := make(map[string]*rawRecord, len(recs))

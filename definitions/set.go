@@ -83,8 +83,7 @@ type Webhook struct {
 	RunAs string
 	// Timeout is the per-call limit (0 = the daemon's default).
 	Timeout time.Duration
-	// Delivery holds dedup, concurrency and background settings (README
-	// "Delivery").
+	// Delivery holds dedup, concurrency and background settings (docs/delivery.md).
 	Delivery Delivery
 	// Code is the Lua source with secrets substituted. Never log it.
 	Code string

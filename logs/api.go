@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Authentication and code statuses (DESIGN section 5).
+// Authentication and code statuses (docs/call-log.md).
 const (
 	AuthSuccess     = "success"
 	AuthFailed      = "failed"
@@ -47,7 +47,7 @@ type Record struct {
 	ConfigHash           string            `json:"config_hash"`
 	LogLines             []string          `json:"log_lines"`
 	// DuplicateOf is the request id of the first call with the same
-	// delivery id (README "Delivery"); the repeat's code was skipped.
+	// delivery id (docs/delivery.md); the repeat's code was skipped.
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	// Job and Attempt link a background job's records: the call that
 	// queued it (attempt 0) and each attempt (1, 2, ...).

@@ -9,8 +9,7 @@ import (
 	"io"
 )
 
-// Checking the store file before bbolt maps it (README "Call log and
-// retention", A damaged store).
+// Checking the store file before bbolt maps it (docs/call-log.md "A damaged store").
 //
 // bbolt trusts its file: a file cut short makes it read past the end of
 // its memory map (SIGBUS), a zeroed or overwritten page fails an assertion
@@ -63,7 +62,7 @@ type DamageError struct {
 
 // Error is one line naming the file, the damage and the way out.
 func (e *DamageError) Error() string {
-	return fmt.Sprintf("call log %s is damaged (%s); to move it aside and start a new log, run towerhook serve once with --log-recover (README \"Call log and retention\")", e.Path, e.Problem)
+	return fmt.Sprintf("call log %s is damaged (%s); to move it aside and start a new log, run towerhook serve once with --log-recover (docs/call-log.md \"A damaged store\")", e.Path, e.Problem)
 }
 
 // Unwrap makes errors.Is(err, ErrDamaged) hold.

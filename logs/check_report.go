@@ -105,7 +105,7 @@ func (r *CheckReport) String() string {
 		fmt.Fprintf(w, "%s: no call log here\n", r.Path)
 	case f.Problem != "":
 		fmt.Fprintf(w, "%s: DAMAGED: %s\n", r.Path, f.Problem)
-		fmt.Fprintf(w, "way out: run towerhook serve once with --log-recover: it moves the file aside to %s.damaged-<UTC time> (kept for inspection) and starts a new log (README \"Call log and retention\")\n", r.Path)
+		fmt.Fprintf(w, "way out: run towerhook serve once with --log-recover: it moves the file aside to %s.damaged-<UTC time> (kept for inspection) and starts a new log (docs/call-log.md)\n", r.Path)
 	default:
 		fmt.Fprintf(w, "%s: OK: %d days, %d records, %s in use in a %s file (%d-byte pages)\n",
 			r.Path, f.Buckets, f.Records, formatBytes(f.Used), formatBytes(f.Size), f.PageSize)

@@ -210,7 +210,7 @@ func TestOpenDamagedStore(t *testing.T) {
 					}
 					continue
 				}
-				for _, part := range []string{"call log " + paths[i] + " is damaged", wants[i], "--log-recover", `README "Call log and retention"`} {
+				for _, part := range []string{"call log " + paths[i] + " is damaged", wants[i], "--log-recover", `docs/call-log.md "A damaged store"`} {
 					if !strings.Contains(got, part) {
 						t.Errorf("read-only=%s: error %q lacks %q", ro, got, part)
 					}

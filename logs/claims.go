@@ -9,7 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Claim is a remembered delivery id (README "Delivery"): the first call
+// Claim is a remembered delivery id (docs/delivery.md): the first call
 // with that id for a webhook, kept until Expires.
 type Claim struct {
 	Webhook string `json:"webhook"`

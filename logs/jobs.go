@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Job states (README "Delivery").
+// Job states (docs/delivery.md).
 const (
 	JobQueued     = "queued"
 	JobRunning    = "running"

@@ -7,7 +7,7 @@ import (
 	"towerhook/internal/jsonx"
 )
 
-// Size limits of a stored record (README "Call log and retention", Limits).
+// Size limits of a stored record (docs/call-log.md "Limits").
 //
 // A record is capped field by field when it is stored, measured in bytes of
 // its JSON encoding (a `"` takes two bytes, a control character six), so
@@ -32,8 +32,8 @@ const (
 	maxPayloadJSON = 1 << 20
 )
 
-// limitRecord caps r's fields in place (README "Call log and retention",
-// Limits) and reports whether it cut anything. r must be the store's own
+// limitRecord caps r's fields in place (docs/call-log.md
+// "Limits") and reports whether it cut anything. r must be the store's own
 // copy; RequestHeaders is replaced, never changed in place. The payload is
 // capped separately (capPayload).
 func limitRecord(r *Record) bool {

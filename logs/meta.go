@@ -10,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Delivery state (background jobs and dedup claims, README "Delivery")
+// Delivery state (background jobs and dedup claims, docs/delivery.md)
 // lives in the call log's own file and journal: one store, one writer, so
 // a job and the record of the call that queued it commit in the same
 // group (one journal write and fdatasync).

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics are the store's Prometheus collectors (DESIGN section 6).
+// metrics are the store's Prometheus collectors (docs/metrics.md).
 type metrics struct {
 	written prometheus.Counter
 	dropped prometheus.Counter

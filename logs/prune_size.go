@@ -7,7 +7,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// The size budget (README "Call log and retention", --log-max-size), like
+// The size budget (docs/call-log.md, --log-max-size), like
 // Prometheus' --storage.tsdb.retention.size: when the data in use passes
 // Options.MaxSizeBytes, the oldest day buckets are dropped, one by one,
 // until it fits again; today's bucket never is.

@@ -13,7 +13,7 @@ import (
 )
 
 // Opening a store that may be damaged, checking it and recovering from
-// damage (README "Call log and retention", A damaged store).
+// damage (docs/call-log.md "A damaged store").
 
 // lockedError is Open's error when another process holds the file.
 func lockedError(path string) error {

@@ -292,11 +292,11 @@ func (s *Store) Path() string { return s.path }
 // Append stores rec. ID and Time are filled when empty (Time from
 // Options.Now; ID is a sortable 32-hex-digit key that embeds Time); a
 // non-empty ID must be one this package issued. Known credential headers
-// are redacted, and the payload and every other field are capped (README
-// "Call log and retention", Limits; Truncated is then set in the stored
-// record); rec itself is only changed in ID and Time. In sync mode Append returns once rec is committed (or the
-// commit's error); otherwise once queued, or ErrDropped when the queue
-// stayed full for 100 ms. After Close it returns ErrClosed.
+// are redacted, and the payload and every other field are capped
+// (docs/call-log.md "Limits"; Truncated is then set in the stored record); rec
+// itself is only changed in ID and Time. In sync mode Append returns once rec
+// is committed (or the commit's error); otherwise once queued, or ErrDropped
+// when the queue stayed full for 100 ms. After Close it returns ErrClosed.
 func (s *Store) Append(ctx context.Context, rec *Record) error {
 	return s.appendOp(ctx, rec, nil, s.opts.Sync)
 }

@@ -23,7 +23,7 @@ func allocDuring(f func()) uint64 {
 
 // TestConversionCaps: Go-side conversions of Lua data to text stop at the
 // 16 MiB cap while they build, with a clear error and bounded allocation
-// (README "Lua API").
+// (docs/lua-api.md).
 func TestConversionCaps(t *testing.T) {
 	e := testEngine(t, Options{Secrets: []string{"s3cr3t-value"}})
 	for _, tc := range []struct{ name, code, want string }{

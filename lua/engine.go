@@ -166,7 +166,7 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 	st.cur = callState{ctx: cctx, call: call, res: res}
 	env, err := st.run(cctx, call)
 	// The result or the error becomes Go text while the deadline and the
-	// memory guard still apply (README "Lua API").
+	// memory guard still apply (docs/lua-api.md).
 	resultOK, text := true, ""
 	var convErr error
 	switch {

@@ -537,7 +537,7 @@ func (d *jsonDecoder) hex4() (rune, bool) {
 // jsonEncoder appends the JSON text of Lua values. It stops with
 // errJSONTooLarge as soon as the text would pass limit (shared references
 // to one big string cannot multiply it) and with errInterrupted when the
-// call's deadline passed or the memory guard stopped it (README "Lua API").
+// call's deadline passed or the memory guard stopped it (docs/lua-api.md).
 type jsonEncoder struct {
 	st     *state
 	b      []byte
@@ -546,7 +546,7 @@ type jsonEncoder struct {
 	limit  int
 	// mask, when set, masks every string and key before it is escaped, and
 	// writes a number whose text holds a secret as the string "*****", so
-	// the text stays valid JSON (README "Secrets").
+	// the text stays valid JSON (docs/secrets.md).
 	mask  *secrets.Masker
 	done  <-chan struct{}
 	steps int

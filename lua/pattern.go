@@ -5,9 +5,9 @@ import (
 	"strconv"
 )
 
-// Lua 5.1 patterns for string.find, match, gmatch and gsub (README "Lua
-// patterns"): findPattern compiles a pattern (pattern_compile.go) and runs
-// the backtracking matcher (pattern_match.go) at each starting position.
+// Lua 5.1 patterns for string.find, match, gmatch and gsub (docs/lua-api.md
+// "Lua patterns"): findPattern compiles a pattern (pattern_compile.go) and
+// runs the backtracking matcher (pattern_match.go) at each starting position.
 // The matcher counts its steps and checks the call's context every
 // patCheckEvery steps, so a pathological pattern ends at the deadline.
 

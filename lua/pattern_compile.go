@@ -1,13 +1,13 @@
 package lua
 
-// Compiling a Lua 5.1 pattern (README "Lua patterns") into a flat list of
+// Compiling a Lua 5.1 pattern (docs/lua-api.md "Lua patterns") into a flat list of
 // items that pattern_match.go walks. Every single-byte item, whether a
 // literal, '.', a %class or a [set], becomes one 256-bit byteSet, so the
 // matcher tests any byte with one shift and mask.
 //
 // Where the string library here has always answered differently from the
 // reference Lua 5.1, it still does (held to gopher-lua's matcher by
-// FuzzPatternDiff; README "Lua patterns" lists the cases): '%' at the end
+// FuzzPatternDiff; docs/lua-api.md "Lua patterns" lists the cases): '%' at the end
 // of a pattern and '%b' without both delimiters are items that never match;
 // a range inside a set matches only when both ends are plain bytes
 // ("[%a-z]" and "[a-c-e]" match nothing); '%f' not followed by '[' is the

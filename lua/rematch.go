@@ -12,7 +12,7 @@ import (
 // exactly as regexp's FindAllStringSubmatchIndex lists them, but one match
 // at a time, checking the call's deadline between matches: findall, sub
 // and split stop at the deadline instead of after the whole subject
-// (README "Lua API").
+// (docs/lua-api.md).
 func (st *state) eachMatch(L *glua.LState, re *regexp.Regexp, s string, n int, f func(loc []int)) {
 	m := matcher{st: st, L: L, re: re, s: s}
 	prevEnd := -1

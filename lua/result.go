@@ -50,7 +50,7 @@ func (st *state) readResult(kind Kind, env *glua.LTable, res *Result) bool {
 }
 
 // readMessage fills the message fields of res from result.message, masked
-// and within MaxStringSize (README "Lua API", "Secrets").
+// and within MaxStringSize (docs/lua-api.md, docs/secrets.md).
 func (st *state) readMessage(rt *glua.LTable, res *Result) error {
 	switch m := rt.RawGetString("message").(type) {
 	case *glua.LNilType:

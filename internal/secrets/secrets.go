@@ -1,5 +1,5 @@
 // Package secrets masks secret values in text: the one masker that the Lua
-// runtime's answers, errors and log lines go through (README "Secrets").
+// runtime's answers, errors and log lines go through (docs/secrets.md).
 package secrets
 
 import (
