@@ -15,7 +15,8 @@ const Redacted = "*****"
 // with Redacted. A nil *Masker masks nothing.
 type Masker struct {
 	r       *strings.Replacer
-	longest int // bytes of the longest form
+	forms   []string // longest first
+	longest int      // bytes of the longest form
 }
 
 // NewMasker returns a masker for forms (empty and repeated ones are
@@ -38,7 +39,7 @@ func NewMasker(forms []string) *Masker {
 	for _, s := range ss {
 		args = append(args, s, Redacted)
 	}
-	return &Masker{r: strings.NewReplacer(args...), longest: len(ss[0])}
+	return &Masker{r: strings.NewReplacer(args...), forms: ss, longest: len(ss[0])}
 }
 
 // Mask returns s with every form replaced.
