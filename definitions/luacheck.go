@@ -89,4 +89,3 @@ func checkLua(code, name string) (p *luaProblem) {
 func LuaErrorText(msg string, luaLine int, secrets []string) string {
 	return fmt.Sprintf("lua syntax error: %s (lua line %d)", SecretMasker(secrets).Mask(msg), luaLine)
 }
-
