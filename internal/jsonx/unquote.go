@@ -40,6 +40,10 @@ func AppendUnquoted[T string | []byte](dst []byte, s T) (out []byte, n int, err 
 			return dst, i + 1, nil
 		case s[i] < 0x20:
 			return dst, i, &StringError{i, "invalid control character"}
+		case i+1 < len(s) && unescaped[s[i+1]] != 0:
+			dst = append(dst, unescaped[s[i+1]])
+			i += 2
+			continue
 		}
 		if dst, i, err = appendEscape(dst, s, i+1); err != nil {
 			return dst, i, err
@@ -47,21 +51,16 @@ func AppendUnquoted[T string | []byte](dst []byte, s T) (out []byte, n int, err 
 	}
 }
 
-// appendEscape decodes the escape whose letter is at s[i] (after its
-// backslash) and returns the offset after it.
+// appendEscape decodes the \u escape whose letter is at s[i] (after its
+// backslash; any other letter is an error) and returns the offset after it.
 func appendEscape[T string | []byte](dst []byte, s T, i int) ([]byte, int, error) {
 	if i == len(s) {
 		return dst, i, &StringError{i, "unterminated string"}
 	}
-	letter := s[i]
-	i++
-	if letter != 'u' {
-		c := unescapedByte(letter)
-		if c == 0 {
-			return dst, i, &StringError{i, `invalid \escape`}
-		}
-		return append(dst, c), i, nil
+	if s[i] != 'u' {
+		return dst, i + 1, &StringError{i + 1, `invalid \escape`}
 	}
+	i++
 	r, ok := hexRune(s, i)
 	if !ok {
 		return dst, i, &StringError{i, `invalid \uXXXX escape`}
@@ -81,25 +80,14 @@ func appendEscape[T string | []byte](dst []byte, s T, i int) ([]byte, int, error
 	return utf8.AppendRune(dst, r), i, nil
 }
 
-// unescapedByte is the byte that a one-letter escape stands for, 0 when
-// the letter is not one.
-func unescapedByte(letter byte) byte {
-	switch letter {
-	case '"', '\\', '/':
-		return letter
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
+// unescaped maps the letter of a one-letter escape to the byte it stands
+// for (0: not such a letter).
+var unescaped = func() (t [256]byte) {
+	for _, pair := range []string{`""`, `\\`, "//", "b\b", "f\f", "n\n", "r\r", "t\t"} {
+		t[pair[0]] = pair[1]
 	}
-	return 0
-}
+	return t
+}()
 
 // hexRune reads the four hex digits at s[i:].
 func hexRune[T string | []byte](s T, i int) (rune, bool) {
