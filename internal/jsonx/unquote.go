@@ -29,7 +29,7 @@ func AppendUnquoted[T string | []byte](dst []byte, s T) (out []byte, n int, err 
 	i := 0
 	for {
 		run := i
-		for i < len(s) && !special[s[i]] {
+		for i < len(s) && escapeLetter[s[i]] == 0 {
 			i++
 		}
 		dst = append(dst, s[run:i]...)
@@ -81,11 +81,12 @@ func appendEscape[T string | []byte](dst []byte, s T, i int) ([]byte, int, error
 }
 
 // unescaped maps the letter of a one-letter escape to the byte it stands
-// for (0: not such a letter).
+// for (0: not such a letter): the escaper's letters, and "\/".
 var unescaped = func() (t [256]byte) {
-	for _, pair := range []string{`""`, `\\`, "//", "b\b", "f\f", "n\n", "r\r", "t\t"} {
-		t[pair[0]] = pair[1]
+	for _, pair := range shortEscapes {
+		t[pair[1]] = pair[0]
 	}
+	t['/'] = '/'
 	return t
 }()
 
@@ -109,12 +110,3 @@ func hexRune[T string | []byte](s T, i int) (rune, bool) {
 	}
 	return r, true
 }
-
-// special marks the bytes that end a run of plain text in a JSON string.
-var special = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
