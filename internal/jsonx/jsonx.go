@@ -70,25 +70,29 @@ func AppendStringLimit(b []byte, s string, limit int) (out []byte, ok bool) {
 // escapeAt returns the escape that the character at s[i] is written as
 // (appended to dst; nil when it is written as it is) and its width in s.
 func escapeAt(dst []byte, s string, i int) ([]byte, int) {
-	c := s[i]
-	if c < utf8.RuneSelf {
-		switch l := escapeLetter[c]; l {
-		case 0:
-			return nil, 1
-		case 'u':
-			return appendHexEscape(dst, rune(c)), 1
-		default:
-			return append(dst, '\\', l), 1
-		}
-	}
-	r, width := utf8.DecodeRuneInString(s[i:])
-	switch {
-	case r == utf8.RuneError && width == 1:
-		return appendHexEscape(dst, utf8.RuneError), 1
-	case breaksJavaScript(r):
+	letter, r, width := escapeOf(s, i)
+	switch letter {
+	case 0:
+		return nil, width
+	case 'u':
 		return appendHexEscape(dst, r), width
 	}
-	return nil, width
+	return append(dst, '\\', letter), width
+}
+
+// escapeOf tells how the character at s[i] (width bytes) is written: as
+// it is (letter 0), as the \u escape of r (letter 'u'), or as the
+// one-letter escape letter. A byte that is not UTF-8 is written as the
+// escape of U+FFFD.
+func escapeOf(s string, i int) (letter byte, r rune, width int) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return escapeLetter[c], rune(c), 1
+	}
+	r, width = utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && width == 1 || breaksJavaScript(r) {
+		return 'u', r, width
+	}
+	return 0, r, width
 }
 
 // breaksJavaScript reports whether r, valid in JSON, ends a line inside a
