@@ -46,6 +46,9 @@ type Record struct {
 	Truncated            bool              `json:"truncated,omitempty"`
 	ConfigHash           string            `json:"config_hash"`
 	LogLines             []string          `json:"log_lines"`
+	// ReplayOf is the id of the call this one replays (POST
+	// /api/v1/logs/{id}/replay); empty for calls that came in over HTTP.
+	ReplayOf string `json:"replay_of,omitempty"`
 }
 
 // Options configure a Store.

@@ -89,6 +89,10 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 		}
 		b = append(b, ']')
 	}
+	if r.ReplayOf != "" {
+		b = append(b, `,"replay_of":`...)
+		b = appendString(b, r.ReplayOf)
+	}
 	return append(b, '}')
 }
 
