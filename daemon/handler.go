@@ -278,11 +278,18 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 	}
 	c.rec.AuthenticationStatus = logs.AuthSuccess
 	p.metrics.authResults.WithLabelValues(auth.a.Reference, "allowed").Inc()
+	return c.runWebhook(ctx, payload, form, rawData, lreq)
+}
 
+// runWebhook runs the route's webhook code (the authenticator has allowed
+// the call, or is skipped as for a replay) and fills the record's outcome;
+// it returns the status and the message (or a raw JSON message).
+func (c *callState) runWebhook(ctx context.Context, payload string, form map[string]string, rawData string, lreq lua.Request) (int, string, []byte) {
+	rt := c.rt
 	res := c.t.engine.Run(ctx, &lua.Call{
 		Kind: lua.KindWebhook, Script: rt.script,
 		Reference: rt.wh.Reference, Name: rt.wh.Name, Info: rt.info,
-		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: rawData,
+		Payload: payload, PayloadForm: form, Headers: c.r.Header, RawData: rawData,
 		Request: lreq, Timeout: rt.timeout, RunAs: rt.cred,
 	})
 	c.res = res

@@ -48,6 +48,10 @@ type Options struct {
 	DisableRequests      bool
 	ShutdownTimeout      time.Duration
 	MaxConcurrentProcess int
+	// AdminHosts lists (comma-separated) the host names, besides IP
+	// literals and localhost, that the admin listener answers (README
+	// "Console": protection against DNS rebinding).
+	AdminHosts string
 	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code
 	// is interrupted when the live heap passes 80% of it. 0 turns it off.
 	MaxMemory Size
@@ -163,6 +167,7 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
+	fs.StringVar(&o.AdminHosts, "admin-hosts", o.AdminHosts, "host names the admin listener answers besides IP addresses and localhost (comma-separated)")
 	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off; default 90% of the cgroup memory limit, else off)")
 }
 

@@ -37,6 +37,10 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	if err := checkOptions(&o); err != nil {
 		return err
 	}
+	adminHosts, err := parseAdminHosts(o.AdminHosts)
+	if err != nil {
+		return err
+	}
 	if st, err := os.Stat(o.Dir); err != nil {
 		return fmt.Errorf("definitions directory: %w", err)
 	} else if !st.IsDir() {
@@ -100,7 +104,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	adm := &http.Server{
-		Handler:           newAdmin(reg, rl, store, &draining, o.Version),
+		Handler:           guardAdmin(newAdmin(reg, rl, store, &draining, o.Version, p), adminHosts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
@@ -218,8 +222,8 @@ func newPipeline(o Options, cur *atomic.Pointer[table], m *metrics, logger *slog
 	}
 }
 
-// newAdmin builds the admin listener's handler.
-func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, draining *atomic.Bool, version string) http.Handler {
+// newAdmin builds the admin listener's handler (p runs replays).
+func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, draining *atomic.Bool, version string, p *pipeline) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, r *http.Request) {
@@ -256,6 +260,7 @@ func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, drainin
 		mux.Handle("/api/v1/logs", h)
 		mux.Handle("/api/v1/logs/", h)
 	}
+	mountConsole(mux, rl, store, p, version)
 	return mux
 }
 
