@@ -170,13 +170,13 @@ func TestConsoleCallPageShowsTheRecord(t *testing.T) {
 	id := callHook(t, d, "POST", "deploy/app", "application/json", `{"ref":"v1","fail":"disk full"}`)
 	_, _, body := page(t, d, "/calls/"+id)
 	for _, w := range []string{
-		"deploy failed: disk full",          // the error
-		"deploying v1",                      // a log line
-		"&#34;ref&#34;: &#34;v1&#34;",       // payload, pretty-printed
-		`<th>X-Api-Key</th><td>*****</td>`,  // header table, redacted
-		`<th>authentication_status</th>`,    // every field
-		`<th>config_hash</th>`,              // every field
-		`href="/webhooks#wh-deploy"`,        // link to its webhook
+		"deploy failed: disk full",         // the error
+		"deploying v1",                     // a log line
+		"&#34;ref&#34;: &#34;v1&#34;",      // payload, pretty-printed
+		`<th>X-Api-Key</th><td>*****</td>`, // header table, redacted
+		`<th>authentication_status</th>`,   // every field
+		`<th>config_hash</th>`,             // every field
+		`href="/webhooks#wh-deploy"`,       // link to its webhook
 		`action="/api/v1/logs/` + id + `/replay"`,
 	} {
 		if !strings.Contains(body, w) {
