@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load lint fuzz validate-examples clean
+.PHONY: all build run test bench bench-load lint fuzz validate-examples screenshots clean
 
 all: build
 
@@ -43,6 +43,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+
+# The README's console pictures, taken by the browser test (needs Chromium).
+screenshots:
+	TOWERHOOK_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./daemon/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets

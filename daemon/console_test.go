@@ -99,8 +99,8 @@ func newestID(t testing.TB, d *testDaemon) string {
 	return page.Records[0].ID
 }
 
-// page fetches an admin path and returns status, Content-Type and body.
-func page(t testing.TB, d *testDaemon, path string) (int, http.Header, string) {
+// getPage fetches an admin path and returns status, Content-Type and body.
+func getPage(t testing.TB, d *testDaemon, path string) (int, http.Header, string) {
 	t.Helper()
 	resp, err := http.Get(d.admin + path)
 	if err != nil {
@@ -135,7 +135,7 @@ func TestConsolePagesEscapeBadPayloads(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			id := callHook(t, d, "POST", "deploy/app", "application/json", tt.body)
 			for _, path := range []string{"/calls/" + id, "/"} {
-				status, h, body := page(t, d, path)
+				status, h, body := getPage(t, d, path)
 				if status != http.StatusOK {
 					t.Fatalf("%s: status %d", path, status)
 				}
@@ -168,7 +168,7 @@ func TestConsolePagesEscapeBadPayloads(t *testing.T) {
 func TestConsoleCallPageShowsTheRecord(t *testing.T) {
 	d := consoleDaemon(t)
 	id := callHook(t, d, "POST", "deploy/app", "application/json", `{"ref":"v1","fail":"disk full"}`)
-	_, _, body := page(t, d, "/calls/"+id)
+	_, _, body := getPage(t, d, "/calls/"+id)
 	for _, w := range []string{
 		"deploy failed: disk full",         // the error
 		"deploying v1",                     // a log line
@@ -207,7 +207,7 @@ func TestConsoleFilters(t *testing.T) {
 		{"webhook=gone_hook", nil},
 	}
 	for _, tt := range tests {
-		status, _, body := page(t, d, "/?"+tt.query)
+		status, _, body := getPage(t, d, "/?"+tt.query)
 		if status != http.StatusOK {
 			t.Errorf("%s: status %d", tt.query, status)
 			continue
@@ -221,11 +221,11 @@ func TestConsoleFilters(t *testing.T) {
 		}
 	}
 	// A contradictory status and code: a note, no query.
-	if _, _, body := page(t, d, "/?status=success&code=500"); !strings.Contains(body, "No call can match") {
+	if _, _, body := getPage(t, d, "/?status=success&code=500"); !strings.Contains(body, "No call can match") {
 		t.Error("status=success&code=500: no note")
 	}
 	// The filter stays in the form and the paging links.
-	_, _, body := page(t, d, "/?webhook=notify&limit=1")
+	_, _, body := getPage(t, d, "/?webhook=notify&limit=1")
 	if !strings.Contains(body, `<option value="notify" selected>`) {
 		t.Error("the webhook filter is not kept in the form")
 	}
@@ -235,7 +235,7 @@ func TestConsoleFilters(t *testing.T) {
 	}
 	seen := 1
 	for link := strings.ReplaceAll(next[1], "&amp;", "&"); link != ""; seen++ {
-		_, _, body = page(t, d, link)
+		_, _, body = getPage(t, d, link)
 		if !strings.Contains(body, "« Newest") {
 			t.Error("a later page has no link back to the newest")
 		}
@@ -269,7 +269,7 @@ func TestConsoleErrors(t *testing.T) {
 		{"/?cursor=AAAA", 400, "The page cursor is not valid"},
 	}
 	for _, tt := range tests {
-		status, h, body := page(t, d, tt.path)
+		status, h, body := getPage(t, d, tt.path)
 		if status != tt.status {
 			t.Errorf("%s: status %d, want %d", tt.path, status, tt.status)
 		}
@@ -287,7 +287,7 @@ func TestConsoleWebhooksPage(t *testing.T) {
 	callHook(t, d, "POST", "deploy/app", "application/json", `{"ref":"a"}`)
 	callHook(t, d, "POST", "deploy/app", "application/json", `{"fail":"x"}`)
 	callHook(t, d, "POST", "notify", "application/json", `{}`)
-	_, _, body := page(t, d, "/webhooks")
+	_, _, body := getPage(t, d, "/webhooks")
 	row := func(ref string) string {
 		i := strings.Index(body, `<tr id="wh-`+ref+`"`)
 		if i < 0 {
@@ -317,13 +317,13 @@ func TestConsoleWebhooksPage(t *testing.T) {
 	// A broken file: the page shows the failed reload and its file:line errors.
 	writeFiles(t, d.dir, map[string]string{"broken.yaml": "cetmix_tower_yaml_version: 1\nrecords:\n- cetmix_tower_model: webhook\n  name: x\n"})
 	do(t, "POST", d.admin+"/-/reload", "", nil)
-	_, _, body = page(t, d, "/webhooks")
+	_, _, body = getPage(t, d, "/webhooks")
 	for _, w := range []string{"The last reload failed", "broken.yaml:3", "keeps serving the last good set"} {
 		if !strings.Contains(body, w) {
 			t.Errorf("failed reload: page lacks %q", w)
 		}
 	}
-	if _, _, calls := page(t, d, "/"); !strings.Contains(calls, "The last reload failed") {
+	if _, _, calls := getPage(t, d, "/"); !strings.Contains(calls, "The last reload failed") {
 		t.Error("the calls page has no banner for the failed reload")
 	}
 }
@@ -358,7 +358,7 @@ func TestConsoleStaticAssets(t *testing.T) {
 		{"/static/", "text/html; charset=utf-8", 404},
 		{"/static/nope.js", "text/plain; charset=utf-8", 404},
 	} {
-		status, h, _ := page(t, d, tt.path)
+		status, h, _ := getPage(t, d, tt.path)
 		if status != tt.status || h.Get("Content-Type") != tt.ctype {
 			t.Errorf("%s: %d %q, want %d %q", tt.path, status, h.Get("Content-Type"), tt.status, tt.ctype)
 		}

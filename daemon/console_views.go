@@ -298,7 +298,7 @@ func ago(t, now time.Time) string {
 	}
 	d := now.Sub(t)
 	switch {
-	case d < 0:
+	case d < 5*time.Second:
 		return "just now"
 	case d < time.Minute:
 		return strconv.Itoa(int(d.Seconds())) + " s ago"

@@ -118,7 +118,7 @@ func TestReplayRefusals(t *testing.T) {
 		t.Errorf("console form refusal: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	// The call page explains why its Replay button is disabled.
-	if _, _, body := page(t, d, "/calls/"+notify); !strings.Contains(body, `Webhook &#34;notify&#34; no longer exists in the definitions: it cannot be replayed.`) ||
+	if _, _, body := getPage(t, d, "/calls/"+notify); !strings.Contains(body, `Webhook &#34;notify&#34; no longer exists in the definitions: it cannot be replayed.`) ||
 		!strings.Contains(body, "disabled>Replay</button>") {
 		t.Error("call page of a removed webhook: no disabled button with its reason")
 	}
@@ -137,7 +137,7 @@ func TestReplayFromTheConsoleForm(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/calls/"+newestID(t, d) {
 		t.Fatalf("status %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	_, _, body := page(t, d, resp.Header.Get("Location"))
+	_, _, body := getPage(t, d, resp.Header.Get("Location"))
 	if !strings.Contains(body, `<th>replay_of</th><td><a href="/calls/`+id+`">`+id+`</a>`) {
 		t.Error("the new call's page does not link the replayed call")
 	}
