@@ -38,7 +38,7 @@ const consoleCSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; 
 // most countBound records (it says so when the bound cut the window short).
 const (
 	countWindow = 24 * time.Hour
-	countBound  = 200_000
+	countBound  = 100_000
 )
 
 // consolePages are the page templates, each rendered inside layout.html.
