@@ -279,14 +279,23 @@ func (c *console) serveCall(w http.ResponseWriter, r *http.Request) {
 		c.errorPage(w, http.StatusInternalServerError, "Call log read failed")
 		return
 	}
-	fields, err := recordFields(rec, c.jobs)
+	page, err := c.callView(rec)
 	if err != nil {
 		c.logger.Error("console: encoding record", "id", id, "err", err)
 		c.errorPage(w, http.StatusInternalServerError, "Reading the record failed")
 		return
 	}
+	c.render(w, http.StatusOK, "call.html", page)
+}
+
+// callView is the page of one call.
+func (c *console) callView(rec *logs.Record) (callPage, error) {
+	fields, err := recordFields(rec, c.jobs)
+	if err != nil {
+		return callPage{}, err
+	}
 	page := callPage{
-		pageBase: c.base("Call "+id, "calls"), ID: rec.ID, Rec: newCallRow(rec, c.now()),
+		pageBase: c.base("Call "+rec.ID, "calls"), ID: rec.ID, Rec: newCallRow(rec, c.now()),
 		Fields: fields, Headers: headerRows(rec.RequestHeaders),
 		Error: clean(rec.ErrorMessage, maxShownPayload), Result: clean(rec.ResultMessage, maxShownPayload),
 	}
@@ -299,7 +308,7 @@ func (c *console) serveCall(w http.ResponseWriter, r *http.Request) {
 	} else {
 		page.CanReplay = true
 	}
-	c.render(w, http.StatusOK, "call.html", page)
+	return page, nil
 }
 
 func (c *console) serveWebhooks(w http.ResponseWriter, r *http.Request) {

@@ -97,9 +97,9 @@ func newCallRow(r *logs.Record, now time.Time) callRow {
 	}
 	row := callRow{
 		ID: r.ID, URL: consoleCallPath(r.ID), Time: formatTime(r.Time), Ago: ago(r.Time, now),
-		Webhook: r.Webhook, Method: r.Method, Endpoint: clean(r.Endpoint, maxShownLine),
+		Webhook: clean(r.Webhook, maxShownLine), Method: clean(r.Method, maxShownLine), Endpoint: clean(r.Endpoint, maxShownLine),
 		HTTPStatus: r.HTTPStatus, StatusClass: statusClass(r.HTTPStatus),
-		CodeStatus: r.CodeStatus, AuthStatus: r.AuthenticationStatus,
+		CodeStatus: clean(r.CodeStatus, maxShownLine), AuthStatus: clean(r.AuthenticationStatus, maxShownLine),
 		Message: clean(oneLineText(cutUTF8(msg, 4*maxRowMessage)), maxRowMessage), MessageIsError: isErr,
 		Duration: formatSeconds(r.DurationSeconds), Replay: r.ReplayOf != "",
 	}
