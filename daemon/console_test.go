@@ -299,7 +299,7 @@ func TestConsoleWebhooksPage(t *testing.T) {
 		ref  string
 		want []string
 	}{
-		{"deploy", []string{"/cetmix_tower_webhooks/deploy/app", "api_key", "enabled", `>2</a>`, `class="pill fail"`, ">1</a>", "s ago", "hooks.yaml:"}},
+		{"deploy", []string{"/cetmix_tower_webhooks/deploy/app", "api_key", "enabled", `>2</a>`, `class="pill fail"`, ">1</a>", " UTC</span></td>", "hooks.yaml:"}},
 		{"notify", []string{">1</a>", `<span class="muted">0</span>`}},
 		{"off", []string{"disabled", "none in 24 h"}},
 	} {
