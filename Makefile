@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/
 	$(GO) test -run '^$$' -fuzz FuzzConsoleCallPage -fuzztime 60s ./daemon/
 
 # The README's console pictures, taken by the browser test (needs Chromium).

@@ -129,7 +129,7 @@ func TestConsolePagesEscapeBadPayloads(t *testing.T) {
 			[]string{`<script>alert`, `<b onmouseover`}, 64 << 10},
 		{"invalid UTF-8", "{\"ref\":\"a\xff\xfeb\"}", []string{"a\uFFFD\uFFFDb"}, []string{"\xff"}, 64 << 10},
 		{"not JSON", "<html><script>x()</script>", []string{"The body was not JSON", "&lt;html&gt;&lt;script&gt;x()"}, []string{"<html><script>"}, 64 << 10},
-		{"10 MB of JSON", big, []string{"was truncated when it was logged", "cannot be replayed"}, nil, 512 << 10},
+		{"10 MB of JSON", big, []string{"This record was cut when it was logged", "cannot be replayed"}, nil, 512 << 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -203,17 +203,17 @@ func headerRows(h map[string]string) []fieldRow {
 func payloadText(r *logs.Record) (text, note string) {
 	p := r.RequestPayload
 	var notes []string
-	if r.Truncated {
-		notes = append(notes, "The payload was larger than the call log keeps and was truncated when it was logged; it is shown as text.")
-	}
 	var s string
 	switch {
 	case len(p) == 0 || string(p) == "null":
 		return "", "No payload was recorded."
 	case p[0] == '"':
-		// A body that was not JSON (or was truncated) is stored as a string.
+		// A body that was not JSON, or one cut when it was logged, is
+		// stored as a JSON string of its text.
 		_ = json.Unmarshal(p, &s)
-		if !r.Truncated {
+		if r.Truncated {
+			notes = append(notes, "This record was cut when it was logged (README \"Limits\"): the payload is shown as the stored text, the beginning of a body that was too large or not JSON.")
+		} else {
 			notes = append(notes, "The body was not JSON; it is shown as text.")
 		}
 	default:

@@ -55,7 +55,7 @@ func replayRoute(t *table, orig *logs.Record) (*route, *replayError) {
 	case !rt.wh.Active:
 		return nil, &replayError{http.StatusConflict, fmt.Sprintf("Webhook %q is disabled", orig.Webhook)}
 	case orig.Truncated:
-		return nil, &replayError{http.StatusConflict, "The recorded payload was truncated when it was logged (too large)"}
+		return nil, &replayError{http.StatusConflict, "The record was cut when it was logged (too large), so its request is incomplete"}
 	}
 	return rt, nil
 }

@@ -96,7 +96,7 @@ func TestReplayRefusals(t *testing.T) {
 		{"no webhook", unmatched, 409, "This call matched no webhook (POST nowhere); nothing was run"},
 		{"webhook removed", notify, 409, `Webhook "notify" no longer exists in the definitions; nothing was run`},
 		{"webhook disabled", off, 409, `Webhook "off" is disabled; nothing was run`},
-		{"payload truncated", big, 409, "The recorded payload was truncated when it was logged (too large); nothing was run"},
+		{"payload truncated", big, 409, "The record was cut when it was logged (too large), so its request is incomplete; nothing was run"},
 	}
 	for _, tt := range tests {
 		before := newestID(t, d)
