@@ -63,7 +63,7 @@ func newConsole(rl *reloader, store *logs.Store, prefix, version string, logger 
 	for _, p := range consolePages {
 		// The templates are part of the binary: a parse error is a bug
 		// that every console test catches.
-		c.pages[p] = template.Must(template.ParseFS(consoleFiles, "console/layout.html", "console/"+p))
+		c.pages[p] = template.Must(template.ParseFS(consoleFiles, "console/layout.html", "console/calltable.html", "console/"+p))
 	}
 	return c
 }

@@ -135,8 +135,9 @@ var sectionFields = []string{"request_headers", "request_payload", "log_lines"}
 
 // recordFields lists every top-level field of the record's JSON (the call
 // log's public field names, in their order), so that fields added later
-// (job, attempt, duplicate_of...) show up without a change here. Ids of
-// other calls and jobs become links.
+// (job, attempt, duplicate_of...) show up without a change here. The
+// webhook, the replayed call and the job become links (duplicate_of is a
+// request id, which has no page).
 func recordFields(r *logs.Record, jobs bool) ([]fieldRow, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -165,7 +166,7 @@ func recordFields(r *logs.Record, jobs bool) ([]fieldRow, error) {
 		case f.Value == "":
 		case name == "webhook":
 			f.URL = webhookAnchor(f.Value)
-		case name == "replay_of" || name == "duplicate_of":
+		case name == "replay_of":
 			f.URL = consoleCallPath(f.Value)
 		case name == "job" && jobs:
 			f.URL = "/jobs/" + url.PathEscape(f.Value)
