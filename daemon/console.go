@@ -41,6 +41,11 @@ const (
 	countBound  = 100_000
 )
 
+// callsScanBound bounds the records one calls page reads: a filter that few
+// calls match shows what it found so far and an "Older" link that searches
+// on, instead of reading the whole log for one page.
+const callsScanBound = 100_000
+
 // consolePages are the page templates, each rendered inside layout.html.
 var consolePages = []string{"calls.html", "call.html", "webhooks.html", "error.html"}
 
@@ -55,11 +60,13 @@ type console struct {
 	pages   map[string]*template.Template
 	// jobs: the Jobs page exists (background jobs; README "Console").
 	jobs bool
+	// scanBound is the calls page's logs.Filter.MaxScan.
+	scanBound int
 }
 
 func newConsole(rl *reloader, store *logs.Store, prefix, version string, logger *slog.Logger) *console {
 	c := &console{rl: rl, store: store, prefix: prefix, version: version, logger: logger, now: time.Now,
-		pages: map[string]*template.Template{}}
+		pages: map[string]*template.Template{}, scanBound: callsScanBound}
 	for _, p := range consolePages {
 		// The templates are part of the binary: a parse error is a bug
 		// that every console test catches.
@@ -153,6 +160,7 @@ func (c *console) serveCalls(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Note = note
 	if note == "" && c.store != nil {
+		f.MaxScan = c.scanBound
 		res, err := c.store.Query(f)
 		switch {
 		case errors.Is(err, logs.ErrBadCursor):
@@ -169,6 +177,9 @@ func (c *console) serveCalls(w http.ResponseWriter, r *http.Request) {
 		now := c.now()
 		for _, rec := range res.Records {
 			page.Rows = append(page.Rows, newCallRow(rec, now))
+		}
+		if res.Partial {
+			page.Note = fmt.Sprintf("Searched %d calls without filling the page; \"Older\" searches further back.", c.scanBound)
 		}
 		if res.NextCursor != "" {
 			next := cf

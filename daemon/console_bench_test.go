@@ -71,33 +71,41 @@ func fillBenchStore(b *testing.B, path string) {
 	b.Logf("filled %d records in %v", benchRecords, time.Since(start).Round(time.Millisecond))
 }
 
+// newTestConsole serves the console over store with the definitions in
+// yaml loaded, without a daemon.
+func newTestConsole(tb testing.TB, yaml string, store *logs.Store) (*console, http.Handler) {
+	tb.Helper()
+	dir := tb.TempDir()
+	writeFiles(tb, dir, map[string]string{"hooks.yaml": yaml})
+	rl := newReloader(dir, definitions.Options{}, buildOptions{
+		Logger: discardLogger(), LuaMetrics: lua.NewMetrics(nil), DefaultTimeout: DefaultTimeout,
+	}, newMetrics(prometheus.NewRegistry()), discardLogger())
+	if res := rl.reload("test"); res.Status != "success" {
+		tb.Fatalf("load: %+v", res)
+	}
+	c := newConsole(rl, store, DefaultPrefix, "test", discardLogger())
+	mux := http.NewServeMux()
+	c.mount(mux)
+	return c, mux
+}
+
 // benchConsole serves the console over the store at path with the bench
 // webhooks loaded.
 func benchConsole(b *testing.B, path string) http.Handler {
 	b.Helper()
-	dir := b.TempDir()
 	var y strings.Builder
 	y.WriteString("cetmix_tower_yaml_version: 1\nrecords:\n- cetmix_tower_model: webhook_authenticator\n  reference: open\n  name: Open\n  code: 'result = {allowed = true}'\n")
 	for i := 0; i < benchWebhooks; i++ {
 		fmt.Fprintf(&y, "- cetmix_tower_model: webhook\n  reference: w%d\n  name: Webhook %d\n  authenticator_id: open\n  endpoint: hooks/w%d\n  code: 'result = {exit_code = 0}'\n", i, i, i)
-	}
-	writeFiles(b, dir, map[string]string{"hooks.yaml": y.String()})
-	rl := newReloader(dir, definitions.Options{}, buildOptions{
-		Logger: discardLogger(), LuaMetrics: lua.NewMetrics(nil), DefaultTimeout: DefaultTimeout,
-	}, newMetrics(prometheus.NewRegistry()), discardLogger())
-	if res := rl.reload("bench"); res.Status != "success" {
-		b.Fatalf("load: %+v", res)
 	}
 	s, err := logs.Open(path, logs.Options{ReadOnly: true, Now: func() time.Time { return benchNow }})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	c := newConsole(rl, s, DefaultPrefix, "bench", discardLogger())
+	c, h := newTestConsole(b, y.String(), s)
 	c.now = func() time.Time { return benchNow }
-	mux := http.NewServeMux()
-	c.mount(mux)
-	return mux
+	return h
 }
 
 // BenchmarkConsole1M: server time of console pages (handler only, no

@@ -2,9 +2,12 @@ package daemon
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -246,6 +249,38 @@ func TestConsoleFilters(t *testing.T) {
 	}
 	if seen != 3 { // notify: two successes and one 401
 		t.Errorf("paged through %d notify calls one at a time, want 3", seen)
+	}
+}
+
+// TestConsoleCallsScanBound: a filter that few calls match shows what the
+// bounded search found and searches on with "Older".
+func TestConsoleCallsScanBound(t *testing.T) {
+	s, err := logs.Open(filepath.Join(t.TempDir(), logs.FileName), logs.Options{Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, ref := range []string{"deploy", "notify", "notify", "notify", "notify", "notify"} {
+		if err := s.Append(t.Context(), &logs.Record{Webhook: ref, HTTPStatus: 200, Method: "POST"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, h := newTestConsole(t, consoleYAML, s)
+	c.scanBound = 2
+	var pages []string
+	for link := "/?webhook=deploy"; link != ""; {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", link, nil))
+		body := w.Body.String()
+		pages = append(pages, fmt.Sprint(len(rowWebhook.FindAllString(body, -1)), strings.Contains(body, "Searched 2 calls without filling the page")))
+		link = ""
+		if m := regexp.MustCompile(`href="(/\?[^"]*)" rel="next"`).FindStringSubmatch(body); m != nil {
+			link = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	// 6 records, 2 read a page: the deploy call (the oldest) is on the third.
+	if got := strings.Join(pages, " "); got != "0 true 0 true 1 false" {
+		t.Errorf("pages (rows, note): %s", got)
 	}
 }
 

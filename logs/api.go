@@ -83,12 +83,19 @@ type Filter struct {
 	Until  time.Time
 	Limit  int // default 50, max 1000
 	Cursor string
+	// MaxScan bounds the records read (0: no bound). A filter that few
+	// records match would otherwise read the whole log for one page; with
+	// a bound the page may come back short with Partial set, and its
+	// NextCursor continues the search below the last record read.
+	MaxScan int
 }
 
 // Page is one page of Query results, newest first.
 type Page struct {
 	Records    []*Record `json:"records"`
 	NextCursor string    `json:"next_cursor"`
+	// Partial: the search stopped at Filter.MaxScan; NextCursor goes on.
+	Partial bool `json:"-"`
 }
 
 // Errors returned by the store.

@@ -77,8 +77,17 @@ func (s *Store) Query(f Filter) (*Page, error) {
 
 	page := &Page{Records: []*Record{}}
 	var last key // key of the last record in page
-	// take adds one candidate; it reports true once the page is full.
+	var read key // key of the last record read
+	scanned := 0
+	// take adds one candidate; it reports true once the page is full or
+	// MaxScan records were read.
 	take := func(kk key, v []byte) bool {
+		if f.MaxScan > 0 && scanned == f.MaxScan {
+			page.NextCursor, page.Partial = read.cursor(), true
+			return true
+		}
+		scanned++
+		read = kk
 		h, err := decodeHeader(v)
 		if err != nil || !m.match(&h) {
 			return false
