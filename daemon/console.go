@@ -47,7 +47,7 @@ const (
 const callsScanBound = 100_000
 
 // consolePages are the page templates, each rendered inside layout.html.
-var consolePages = []string{"calls.html", "call.html", "webhooks.html", "error.html"}
+var consolePages = []string{"calls.html", "call.html", "webhooks.html", "jobs.html", "job.html", "error.html"}
 
 // console serves the pages.
 type console struct {
@@ -58,8 +58,10 @@ type console struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	pages   map[string]*template.Template
-	// jobs: the Jobs page exists (background jobs; README "Console").
-	jobs bool
+	// jobs: the Jobs pages exist (background jobs; README "Console"),
+	// sched retries and cancels.
+	jobs  bool
+	sched *scheduler
 	// scanBound is the calls page's logs.Filter.MaxScan.
 	scanBound int
 }
@@ -76,8 +78,10 @@ func newConsole(rl *reloader, store *logs.Store, prefix, version string, logger 
 }
 
 // mountConsole adds the console and the replay API to the admin mux.
-func mountConsole(mux *http.ServeMux, rl *reloader, store *logs.Store, p *pipeline, version string) {
+func mountConsole(mux *http.ServeMux, rl *reloader, store *logs.Store, p *pipeline, sched *scheduler, version string) {
 	c := newConsole(rl, store, p.prefix, version, p.logger)
+	c.sched = sched
+	c.jobs = sched != nil && store != nil
 	c.mount(mux)
 	if store != nil {
 		mux.Handle("POST /api/v1/logs/{id}/replay", &replayHandler{p: p, store: store, logger: p.logger, page: c.errorPage})
@@ -90,6 +94,12 @@ func (c *console) mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /calls/{id}", c.serveCall)
 	mux.HandleFunc("GET /webhooks", c.serveWebhooks)
 	mux.HandleFunc("POST /webhooks/reload", c.serveReload)
+	if c.jobs {
+		mux.HandleFunc("GET /jobs", c.serveJobs)
+		mux.HandleFunc("GET /jobs/{id}", c.serveJob)
+		mux.HandleFunc("POST /jobs/{id}/retry", c.serveJobAction(c.sched.retry))
+		mux.HandleFunc("POST /jobs/{id}/cancel", c.serveJobAction(c.sched.cancel))
+	}
 	static, _ := fs.Sub(consoleFiles, "console/static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {

@@ -357,6 +357,22 @@ func oneLineText(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// deliverySettings are a webhook's delivery keys for the webhooks page
-// (none yet: the hook for dedup, concurrency and background settings).
-func deliverySettings(*definitions.Webhook) []fieldRow { return nil }
+// deliverySettings are a webhook's delivery keys that differ from the
+// defaults (README "Delivery"), for the webhooks page.
+func deliverySettings(wh *definitions.Webhook) []fieldRow {
+	d := wh.Delivery
+	var out []fieldRow
+	if s := d.Dedup.String(); s != "" {
+		out = append(out, fieldRow{Name: "dedup", Value: s + " for " + d.DedupWindow.String()})
+	}
+	if d.Concurrency > 0 {
+		out = append(out, fieldRow{Name: "concurrency", Value: strconv.Itoa(d.Concurrency)})
+	}
+	if d.Background {
+		out = append(out, fieldRow{Name: "background", Value: "queue " + d.Queue})
+		if d.Retries > 0 {
+			out = append(out, fieldRow{Name: "retries", Value: fmt.Sprintf("%d, first after %s", d.Retries, d.RetryDelay)})
+		}
+	}
+	return out
+}

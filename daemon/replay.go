@@ -32,23 +32,13 @@ type replayError struct {
 
 func (e *replayError) Error() string { return e.msg }
 
-// routeByReference returns the route of the webhook ref, or nil.
-func (t *table) routeByReference(ref string) *route {
-	for _, rt := range t.routes {
-		if rt.wh.Reference == ref {
-			return rt
-		}
-	}
-	return nil
-}
-
 // replayRoute returns the route that a replay of orig runs on t, or why
 // there is none (the console shows that text by its disabled button).
 func replayRoute(t *table, orig *logs.Record) (*route, *replayError) {
 	if orig.Webhook == "" {
 		return nil, &replayError{http.StatusConflict, fmt.Sprintf("This call matched no webhook (%s %s)", orig.Method, orig.Endpoint)}
 	}
-	rt := t.routeByReference(orig.Webhook)
+	rt := routeByRef(t, orig.Webhook)
 	switch {
 	case rt == nil:
 		return nil, &replayError{http.StatusConflict, fmt.Sprintf("Webhook %q no longer exists in the definitions", orig.Webhook)}
@@ -73,26 +63,21 @@ func (p *pipeline) replay(ctx context.Context, orig *logs.Record) (*logs.Record,
 	if p.durable && p.logFailing != nil && p.logFailing() {
 		return nil, &replayError{http.StatusServiceUnavailable, msgLogDown + "; nothing was run"}
 	}
-	c := newReplayCall(p, t, rt, orig)
-	payload, form, rawData := replayPayload(orig, rt.wh)
-	lreq := lua.Request{
-		Method: c.r.Method, Path: c.r.URL.Path, Endpoint: c.endpoint,
-		Query: replayQuery(c.r.Method, form), RemoteAddr: orig.IPAddress, ID: c.reqID,
-	}
+	start := time.Now()
+	in, rec := replayCall(p.prefix, t, rt, orig, start)
 	if !p.enter(ctx) {
 		return nil, &replayError{http.StatusServiceUnavailable, msgTooBusy + "; nothing was run"}
 	}
-	status, _, _ := func() (int, string, []byte) {
+	status := func() int {
 		defer p.leave()
-		return c.runWebhook(context.WithoutCancel(ctx), payload, form, rawData, lreq)
+		st, _, _, _ := runWebhookCode(context.WithoutCancel(ctx), t, rt, in, rec)
+		return st
 	}()
-	rec := c.rec
 	rec.HTTPStatus = status
-	rec.DurationSeconds = time.Since(c.start).Seconds()
-	rec.RequestHeaders = logs.RedactHeaders(c.r.Header, t.set.SecretValues())
+	rec.DurationSeconds = time.Since(start).Seconds()
 	if p.appendFn != nil {
 		if err := p.appendFn(context.WithoutCancel(ctx), rec); err != nil {
-			p.logger.Error("call log append failed", "request_id", c.reqID, "webhook", rec.Webhook, "replay_of", orig.ID, "err", err)
+			p.logger.Error("call log append failed", "request_id", rec.RequestID, "webhook", rec.Webhook, "replay_of", orig.ID, "err", err)
 			return nil, &replayError{http.StatusServiceUnavailable, msgLogDown + ": the replay ran but its record was not written"}
 		}
 	}
@@ -100,8 +85,9 @@ func (p *pipeline) replay(ctx context.Context, orig *logs.Record) (*logs.Record,
 	return rec, nil
 }
 
-// newReplayCall prepares the call state of a replay of orig on rt.
-func newReplayCall(p *pipeline, t *table, rt *route, orig *logs.Record) *callState {
+// replayCall is what a replay of orig runs on rt (the recorded request
+// rebuilt) and the record it starts.
+func replayCall(prefix string, t *table, rt *route, orig *logs.Record, start time.Time) (*codeInput, *logs.Record) {
 	method := orig.Method
 	if method != http.MethodGet && method != http.MethodPost {
 		method = rt.wh.Method
@@ -110,19 +96,20 @@ func newReplayCall(p *pipeline, t *table, rt *route, orig *logs.Record) *callSta
 	for k, v := range orig.RequestHeaders {
 		h[http.CanonicalHeaderKey(k)] = []string{v}
 	}
-	start := time.Now()
-	c := &callState{
-		p: p, t: t, rt: rt, start: start, reqID: requestID(""), endpoint: orig.Endpoint,
-		r: &http.Request{Method: method, URL: &url.URL{Path: p.prefix + orig.Endpoint}, Header: h},
-	}
-	c.rec = &logs.Record{
+	payload, form, rawData := replayPayload(orig, rt.wh)
+	id := requestID("")
+	in := &codeInput{body: []byte(rawData), payload: payload, form: form, rawData: rawData, headers: h,
+		req: lua.Request{Method: method, Path: prefix + orig.Endpoint, Endpoint: orig.Endpoint,
+			Query: replayQuery(method, form), RemoteAddr: orig.IPAddress, ID: id}}
+	rec := &logs.Record{
 		Time: start.UTC(), Webhook: rt.wh.Reference, WebhookName: rt.wh.Name, RunAs: rt.wh.RunAs,
 		Endpoint: orig.Endpoint, Method: method, Authenticator: rt.auth.a.Reference,
 		AuthenticationStatus: logs.AuthNotRequired, CodeStatus: logs.CodeSkipped,
-		IPAddress: orig.IPAddress, RequestID: c.reqID, ConfigHash: t.hash,
+		IPAddress: orig.IPAddress, RequestID: id, ConfigHash: t.hash,
+		RequestHeaders: logs.RedactHeaders(h, t.set.SecretValues()),
 		RequestPayload: orig.RequestPayload, LogLines: []string{}, ReplayOf: orig.ID,
 	}
-	return c
+	return in, rec
 }
 
 // replayPayload turns a recorded payload back into what the code gets: a

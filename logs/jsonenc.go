@@ -91,6 +91,18 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 		}
 		b = append(b, ']')
 	}
+	if r.DuplicateOf != "" {
+		b = append(b, `,"duplicate_of":`...)
+		b = jsonx.AppendString(b, r.DuplicateOf)
+	}
+	if r.Job != "" {
+		b = append(b, `,"job":`...)
+		b = jsonx.AppendString(b, r.Job)
+	}
+	if r.Attempt != 0 {
+		b = append(b, `,"attempt":`...)
+		b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	}
 	if r.ReplayOf != "" {
 		b = append(b, `,"replay_of":`...)
 		b = jsonx.AppendString(b, r.ReplayOf)

@@ -165,7 +165,7 @@ func (s *Store) walk(sp span, visit func(k key, v []byte) bool) error {
 		}
 		for ; day != nil && string(day) >= lowerDay; day, _ = days.Prev() {
 			b := tx.Bucket(day)
-			if b == nil {
+			if b == nil || !isDayBucket(day) {
 				continue
 			}
 			c := b.Cursor()
