@@ -428,7 +428,7 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 	if rec.RequestPayload == nil {
 		rec.RequestPayload = json.RawMessage("{}")
 	}
-	capRecord(rec, c.t.set.SecretValues())
+	capRecord(rec, c.t.secretMask)
 	c.withdraw()
 	claim := c.claimFor(status, msg, raw)
 	if claim != nil {

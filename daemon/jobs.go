@@ -399,7 +399,7 @@ func (s *scheduler) runAttempt(t *table, rt *route, j *logs.Job, req *logs.JobRe
 	status, _, _, _ := runWebhookCode(context.Background(), t, rt, in, rec)
 	rec.HTTPStatus = status
 	rec.DurationSeconds = time.Since(start).Seconds()
-	capRecord(rec, t.set.SecretValues())
+	capRecord(rec, t.secretMask)
 	return rec
 }
 

@@ -540,10 +540,8 @@ func (r *rawRecord) codeError() *Error {
 	if p == nil {
 		return nil
 	}
-	vals := append([]string(nil), r.values...)
-	sortSecretValues(vals)
 	return &Error{File: r.file, Line: codeFileLine(r.code, r.codeLine, r.codeLines, p.line), Reference: r.ref,
-		Msg: LuaErrorText(p.msg, p.line, vals)}
+		Msg: LuaErrorText(p.msg, p.line, r.values)}
 }
 
 // checkPendingCode runs the code checks that decoding skipped, putting
