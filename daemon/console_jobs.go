@@ -67,8 +67,8 @@ func newJobRow(j *logs.Job, now time.Time) jobRow {
 		ID: j.ID, URL: "/jobs/" + j.ID, Webhook: j.Webhook, WebhookURL: webhookAnchor(j.Webhook),
 		State: j.State, StateClass: jobStateClass(j.State),
 		Created: formatTime(j.Created), Ago: ago(j.Created, now), Updated: formatTime(j.Updated),
-		Attempt: strconv.Itoa(j.Attempts) + " / " + strconv.Itoa(j.MaxAttempts),
-		Error:   clean(oneLineText(cutUTF8(j.Error, 4*maxRowMessage)), maxRowMessage),
+		Attempt:  strconv.Itoa(j.Attempts) + " / " + strconv.Itoa(j.MaxAttempts),
+		Error:    clean(oneLineText(cutUTF8(j.Error, 4*maxRowMessage)), maxRowMessage),
 		CanRetry: j.State == logs.JobDead, CanCancel: j.State == logs.JobQueued || j.State == logs.JobRetrying,
 	}
 	if !j.NextRun.IsZero() {
