@@ -72,7 +72,7 @@ func newConsole(rl *reloader, store *logs.Store, prefix, version string, logger 
 	for _, p := range consolePages {
 		// The templates are part of the binary: a parse error is a bug
 		// that every console test catches.
-		c.pages[p] = template.Must(template.ParseFS(consoleFiles, "console/layout.html", "console/calltable.html", "console/"+p))
+		c.pages[p] = template.Must(template.ParseFS(consoleFiles, "console/layout.html", "console/parts.html", "console/"+p))
 	}
 	return c
 }
@@ -139,6 +139,23 @@ func (c *console) render(w http.ResponseWriter, status int, page string, data an
 	w.Write(buf.Bytes())
 }
 
+// queryFailed answers the error page of a failed list query of what
+// ("calls", "jobs") and reports whether there was one.
+func (c *console) queryFailed(w http.ResponseWriter, err error, what string) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, logs.ErrBadCursor):
+		c.errorPage(w, http.StatusBadRequest, "The page cursor is not valid (it comes from an \"Older\" link; start again from the newest "+what+").")
+	case errors.Is(err, logs.ErrBadFilter):
+		c.errorPage(w, http.StatusBadRequest, err.Error())
+	default:
+		c.logger.Error("console: query failed", "what", what, "err", err)
+		c.errorPage(w, http.StatusInternalServerError, "Reading the "+what+" failed")
+	}
+	return true
+}
+
 type errorView struct {
 	pageBase
 	Status  int
@@ -172,16 +189,7 @@ func (c *console) serveCalls(w http.ResponseWriter, r *http.Request) {
 	if note == "" && c.store != nil {
 		f.MaxScan = c.scanBound
 		res, err := c.store.Query(f)
-		switch {
-		case errors.Is(err, logs.ErrBadCursor):
-			c.errorPage(w, http.StatusBadRequest, "The page cursor is not valid (it comes from an \"Older\" link; start again from the newest calls).")
-			return
-		case errors.Is(err, logs.ErrBadFilter):
-			c.errorPage(w, http.StatusBadRequest, err.Error())
-			return
-		case err != nil:
-			c.logger.Error("console: call log query failed", "err", err)
-			c.errorPage(w, http.StatusInternalServerError, "Call log query failed")
+		if c.queryFailed(w, err, "calls") {
 			return
 		}
 		now := c.now()

@@ -95,16 +95,7 @@ func (c *console) serveJobs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := logs.JobFilter{State: q.Get("state"), Webhook: q.Get("webhook"), Cursor: q.Get("cursor")}
 	res, err := c.store.ListJobs(f)
-	switch {
-	case errors.Is(err, logs.ErrBadCursor):
-		c.errorPage(w, http.StatusBadRequest, "The page cursor is not valid (it comes from an \"Older\" link; start again from the newest jobs).")
-		return
-	case errors.Is(err, logs.ErrBadFilter):
-		c.errorPage(w, http.StatusBadRequest, err.Error())
-		return
-	case err != nil:
-		c.logger.Error("console: job query failed", "err", err)
-		c.errorPage(w, http.StatusInternalServerError, "Job query failed")
+	if c.queryFailed(w, err, "jobs") {
 		return
 	}
 	page := jobsPage{pageBase: c.base("Jobs", "jobs"), State: f.State, Webhook: f.Webhook}
