@@ -51,6 +51,11 @@ type Options struct {
 	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code
 	// is interrupted when the live heap passes 80% of it. 0 turns it off.
 	MaxMemory Size
+	// WebConfig and AdminWebConfig are exporter-toolkit web configuration
+	// files for the public and the admin listener (README "Securing the
+	// listeners"); empty serves plain HTTP.
+	WebConfig      string
+	AdminWebConfig string
 
 	// Version is reported by the admin API.
 	Version string
@@ -163,6 +168,8 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
+	fs.StringVar(&o.WebConfig, "web-config", o.WebConfig, "web configuration file for TLS on the public listener (exporter-toolkit format; no basic_auth_users)")
+	fs.StringVar(&o.AdminWebConfig, "admin-web-config", o.AdminWebConfig, "web configuration file for TLS and basic auth on the admin listener (exporter-toolkit format)")
 	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off; default 90% of the cgroup memory limit, else off)")
 }
 
