@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load lint fuzz validate-examples clean
+.PHONY: all build run test bench bench-load lint fuzz validate-examples clean static image image-test
 
 all: build
 
@@ -46,6 +46,37 @@ fuzz:
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets
+
+# Container image (Containerfile): a static binary built here, the CA
+# certificates and a passwd naming the non-root user (65532) in bin/image,
+# built with docker (when its daemon answers), podman or buildah.
+IMAGE   ?= towerhook
+TAG     ?= $(VERSION)
+CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+IMAGE_TOOL ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
+	elif command -v podman >/dev/null; then echo podman; \
+	elif command -v buildah >/dev/null; then echo buildah; fi)
+IMAGE_BUILD_FLAGS ?=
+
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-static .
+
+image: static
+	@test -n "$(IMAGE_TOOL)" || { echo "make image: needs docker, podman or buildah" >&2; exit 1; }
+	@test -r "$(CA_CERTS)" || { echo "make image: no CA bundle at $(CA_CERTS) (install ca-certificates or set CA_CERTS)" >&2; exit 1; }
+	rm -rf bin/image
+	install -d bin/image/rootfs/usr/local/bin bin/image/rootfs/etc/ssl/certs bin/image/rootfs/etc/towerhook/webhooks bin/image/data
+	install -d -m 1777 bin/image/rootfs/tmp
+	install -m 0755 $(BIN)-static bin/image/rootfs/usr/local/bin/towerhook
+	install -m 0644 $(CA_CERTS) bin/image/rootfs/etc/ssl/certs/ca-certificates.crt
+	printf 'root:x:0:0:root:/:/sbin/nologin\ntowerhook:x:65532:65532:towerhook:/data:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n' > bin/image/rootfs/etc/passwd
+	printf 'root:x:0:\ntowerhook:x:65532:\nnobody:x:65534:\n' > bin/image/rootfs/etc/group
+	$(IMAGE_TOOL) $(if $(filter buildah,$(IMAGE_TOOL)),bud,build) $(IMAGE_BUILD_FLAGS) -f Containerfile -t $(IMAGE):$(TAG) bin/image
+
+# Builds the image with buildah (vfs storage, no daemon; root) and runs
+# `towerhook version` and `validate` of the examples inside it.
+image-test:
+	bash .ci/image-test
 
 clean:
 	rm -rf bin
