@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin/towerhook
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 PKGS    := ./...
 
 .PHONY: all build run test bench bench-load lint fuzz validate-examples clean static image image-test
@@ -10,7 +11,7 @@ PKGS    := ./...
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+	$(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 run: build
 	$(BIN) serve --dir examples/webhooks --secrets-dir examples/secrets \
@@ -59,7 +60,7 @@ IMAGE_TOOL ?= $(shell if docker info >/dev/null 2>&1; then echo docker; \
 IMAGE_BUILD_FLAGS ?=
 
 static:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)-static .
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)-static .
 
 image: static
 	@test -n "$(IMAGE_TOOL)" || { echo "make image: needs docker, podman or buildah" >&2; exit 1; }

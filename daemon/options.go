@@ -170,14 +170,26 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
 	fs.StringVar(&o.WebConfig, "web-config", o.WebConfig, "web configuration file for TLS on the public listener (exporter-toolkit format; no basic_auth_users)")
 	fs.StringVar(&o.AdminWebConfig, "admin-web-config", o.AdminWebConfig, "web configuration file for TLS and basic auth on the admin listener (exporter-toolkit format)")
-	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off; default 90% of the cgroup memory limit, else off)")
+	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off)")
 }
 
 // Size is a byte count flag accepting plain bytes or KiB/MiB/GiB (and KB/MB/GB).
 type Size int64
 
-// String formats the size in bytes.
-func (s *Size) String() string { return strconv.FormatInt(int64(*s), 10) }
+// String formats the size as a person writes it: the largest binary unit
+// that divides it exactly (10MiB, 64KiB), else bytes.
+func (s *Size) String() string {
+	n := int64(*s)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 // Set parses "1024", "64KiB", "10MiB", "1GB".
 func (s *Size) Set(v string) error {
