@@ -175,6 +175,5 @@ func TestBashCompletionCompletes(t *testing.T) {
 	}
 }
 
-
 // oneSpace folds runs of white space (help wraps lines).
 func oneSpace(s string) string { return strings.Join(strings.Fields(s), " ") }
