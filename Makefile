@@ -6,7 +6,7 @@ BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load lint fuzz validate-examples clean static image image-test
+.PHONY: all build run test bench bench-load lint fuzz validate-examples clean static image image-test install uninstall dist
 
 all: build
 
@@ -73,6 +73,56 @@ image: static
 	printf 'root:x:0:0:root:/:/sbin/nologin\ntowerhook:x:65532:65532:towerhook:/data:/sbin/nologin\nnobody:x:65534:65534:nobody:/:/sbin/nologin\n' > bin/image/rootfs/etc/passwd
 	printf 'root:x:0:\ntowerhook:x:65532:\nnobody:x:65534:\n' > bin/image/rootfs/etc/group
 	$(IMAGE_TOOL) $(if $(filter buildah,$(IMAGE_TOOL)),bud,build) $(IMAGE_BUILD_FLAGS) -f Containerfile -t $(IMAGE):$(TAG) bin/image
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd unit
+# (pointing at the installed binary), shell completions, the man page and
+# the README. Completions and the man page come from the binary itself.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR  := $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR := $(PREFIX)/share
+
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/man/man1 \
+		$(DESTDIR)$(DATADIR)/bash-completion/completions $(DESTDIR)$(DATADIR)/zsh/site-functions \
+		$(DESTDIR)$(DATADIR)/fish/vendor_completions.d $(DESTDIR)$(DATADIR)/doc/towerhook
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/towerhook
+	sed -e 's|/usr/local/bin/towerhook|$(BINDIR)/towerhook|g' -e 's|/usr/local/share/doc/towerhook|$(DATADIR)/doc/towerhook|g' \
+		examples/deploy/systemd/towerhook.service > $(DESTDIR)$(UNITDIR)/towerhook.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/towerhook.service
+	$(BIN) man > $(DESTDIR)$(DATADIR)/man/man1/towerhook.1
+	$(BIN) completion bash > $(DESTDIR)$(DATADIR)/bash-completion/completions/towerhook
+	$(BIN) completion zsh > $(DESTDIR)$(DATADIR)/zsh/site-functions/_towerhook
+	$(BIN) completion fish > $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/towerhook.fish
+	install -m 0644 README.md $(DESTDIR)$(DATADIR)/doc/towerhook/README.md
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/towerhook $(DESTDIR)$(UNITDIR)/towerhook.service \
+		$(DESTDIR)$(DATADIR)/man/man1/towerhook.1 $(DESTDIR)$(DATADIR)/bash-completion/completions/towerhook \
+		$(DESTDIR)$(DATADIR)/zsh/site-functions/_towerhook $(DESTDIR)$(DATADIR)/fish/vendor_completions.d/towerhook.fish
+	rm -rf $(DESTDIR)$(DATADIR)/doc/towerhook
+
+# make dist: static archives bin/dist/towerhook-VERSION.linux-ARCH.tar.gz
+# (binary, README, examples, systemd unit, completions, man page) and
+# bin/dist/sha256sums.txt (check with: sha256sum -c sha256sums.txt).
+DIST_PLATFORMS ?= linux/amd64 linux/arm64
+
+dist: build
+	rm -rf bin/dist && mkdir -p bin/dist
+	set -e; for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; d=towerhook-$(VERSION).$$os-$$arch; r=bin/dist/$$d; \
+		mkdir -p $$r/completions; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $$r/towerhook .; \
+		cp -r README.md examples $$r/; cp examples/deploy/systemd/towerhook.service $$r/; \
+		$(BIN) man > $$r/towerhook.1; \
+		$(BIN) completion bash > $$r/completions/towerhook.bash; \
+		$(BIN) completion zsh > $$r/completions/_towerhook; \
+		$(BIN) completion fish > $$r/completions/towerhook.fish; \
+		tar -C bin/dist --sort=name --owner=0 --group=0 --numeric-owner --mtime='$(BUILD_TIME)' -czf $$r.tar.gz $$d; \
+		rm -rf $$r; \
+	done
+	cd bin/dist && sha256sum *.tar.gz > sha256sums.txt && cat sha256sums.txt
 
 # Builds the image with buildah (vfs storage, no daemon; root) and runs
 # `towerhook version` and `validate` of the examples inside it.
