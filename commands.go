@@ -69,12 +69,18 @@ func commands() []command {
 			args: "dir", run: call,
 		},
 		{
-			name: "logs", summary: "show the call log (from the running daemon, or the store)", usage: "[flags]",
-			about: "Asks the daemon's admin API at --admin for call log records, newest first. When no " +
-				"daemon answers it reads ./data (or --data DIR) directly. Times are UTC.",
+			name: "logs", summary: "show the call log (from the running daemon, or the store)", usage: "[show ID] [flags]",
+			about: "Asks the daemon's admin API at --admin for call log records, newest first, one page of " +
+				"--limit (a line on stderr gives the --cursor of the next; --all prints every page). " +
+				"--follow prints the last calls, then new ones as they are logged, and reconnects when the " +
+				"daemon restarts. `logs show ID` prints one record with its headers, payload and log lines. " +
+				"When no daemon answers it reads ./data directly (and says so on stderr); --data DIR reads " +
+				"that store instead (the daemon must be stopped). Times are UTC unless --local.",
 			examples: []string{
 				"towerhook logs --since 1h --status failed",
-				"towerhook logs --webhook github_push --json",
+				"towerhook logs -f --webhook github_push",
+				"towerhook logs show 0189f3c2a1b04c5e0000000000000001",
+				"towerhook logs --all --since 24h --json > calls.jsonl",
 				"towerhook logs --admin https://prometheus:PASSWORD@towerhook.internal:8081",
 			},
 			run: showLogs,

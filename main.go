@@ -123,10 +123,23 @@ func showLogs(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Status, "status", "", "success, failed, or an HTTP code (100-599)")
 	fs.StringVar(&o.Since, "since", "", "RFC 3339 time or a duration ago (24h)")
 	fs.StringVar(&o.Until, "until", "", "RFC 3339 time or a duration ago")
-	fs.IntVar(&o.Limit, "limit", o.Limit, "number of records")
+	fs.IntVar(&o.Limit, "limit", o.Limit, "number of records (1-1000; a page with --all)")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON lines")
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+	fs.BoolVar(&o.Follow, "follow", false, "print the last --limit calls, then new calls as they are logged")
+	fs.BoolVar(&o.Follow, "f", false, "short for --follow")
+	fs.BoolVar(&o.All, "all", false, "print every matching record, not one page")
+	fs.StringVar(&o.Cursor, "cursor", "", "continue where the previous page ended")
+	fs.BoolVar(&o.Local, "local", false, "print times in the local time zone instead of UTC")
+	pos, err := parseArgs(fs, args, 0, 2)
+	if err != nil {
 		return exitParse(err)
+	}
+	if len(pos) > 0 && (pos[0] != "show" || len(pos) != 2) {
+		fmt.Fprintf(stderr, "towerhook logs: want no argument or \"show ID\", got %q\nRun \"towerhook logs --help\" for usage.\n", strings.Join(pos, " "))
+		return 2
+	}
+	if len(pos) == 2 {
+		o.Show = pos[1]
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -22,6 +23,7 @@ type testDaemon struct {
 	admin  string
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once // stop runs once (a test may stop it before Cleanup)
 }
 
 // writeFiles writes name -> content below dir (creating folders).
@@ -76,7 +78,9 @@ func startDaemon(t testing.TB, files map[string]string, mod func(*Options)) *tes
 	return d
 }
 
-func (d *testDaemon) stop() {
+func (d *testDaemon) stop() { d.once.Do(d.doStop) }
+
+func (d *testDaemon) doStop() {
 	d.cancel()
 	select {
 	case err := <-d.done:
