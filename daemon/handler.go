@@ -255,7 +255,9 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 	if ares.Err != nil {
 		c.rec.AuthenticationStatus = logs.AuthFailed
 		msg := msgAuthError + ares.Err.Error()
-		c.rec.ErrorMessage = msg
+		at := codeErrorAt(auth.a.File, auth.a.Line, auth.a.FileLine, ares.Err.Error())
+		c.rec.ErrorMessage = msgAuthError + at
+		p.logger.Warn("authenticator code failed", "request_id", c.reqID, "authenticator", auth.a.Reference, "error", at)
 		p.metrics.authResults.WithLabelValues(auth.a.Reference, "error").Inc()
 		return http.StatusForbidden, msg, nil
 	}
@@ -290,7 +292,9 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 	if res.Err != nil {
 		c.rec.CodeStatus = logs.CodeFailed
 		msg := msgCodeError + res.Err.Error()
-		c.rec.ErrorMessage = msg
+		at := codeErrorAt(rt.wh.File, rt.wh.Line, rt.wh.FileLine, res.Err.Error())
+		c.rec.ErrorMessage = msgCodeError + at
+		p.logger.Warn("webhook code failed", "request_id", c.reqID, "webhook", rt.wh.Reference, "error", at)
 		return http.StatusInternalServerError, msg, nil
 	}
 	var raw []byte
