@@ -6,7 +6,7 @@ BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load lint fuzz validate-examples clean static image image-test install uninstall dist
+.PHONY: all build run test bench bench-load bench-http lint fuzz validate-examples clean static image image-test install uninstall dist
 
 all: build
 
@@ -34,6 +34,16 @@ bench-load:
 		../bin/daemon.test -test.run '^$$' -test.bench 'Loopback' -test.benchtime 3s || exit 1; \
 	done
 
+# The same comparison measured by an external load generator (wrk, from the
+# distribution's packages, installed here when missing): five interleaved
+# rounds; each row's %bare and %fsync are taken within its own round.
+bench-http:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends wrk; }
+	$(GO) test -c -o bin/daemon.test ./daemon/
+	cd daemon && for i in 1 2 3 4 5; do \
+		../bin/daemon.test -test.run '^$$' -test.bench '^BenchmarkHTTP$$' -test.benchtime 1x || exit 1; \
+	done
+
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -44,6 +54,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets
