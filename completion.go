@@ -141,7 +141,8 @@ func zshQuote(s string) string {
 }
 
 func zshCompletion(w io.Writer, specs []cmdSpec) {
-	fmt.Fprint(w, "#compdef towerhook\n# zsh completion for towerhook (towerhook completion zsh)\n_towerhook() {\n    local -a commands\n    commands=(\n")
+	fmt.Fprint(w, "#compdef towerhook\n# zsh completion for towerhook (towerhook completion zsh): put it on $fpath as\n"+
+		"# _towerhook, or source it after compinit.\n_towerhook() {\n    local -a commands\n    commands=(\n")
 	for _, s := range specs {
 		fmt.Fprintf(w, "        '%s:%s'\n", s.name, zshQuote(s.summary))
 	}
@@ -174,7 +175,7 @@ func zshCompletion(w io.Writer, specs []cmdSpec) {
 		}
 		fmt.Fprint(w, "            && return 0\n        ;;\n")
 	}
-	fmt.Fprint(w, "    esac\n}\n_towerhook \"$@\"\n")
+	fmt.Fprint(w, "    esac\n}\nif [ \"$funcstack[1]\" = \"_towerhook\" ]; then\n    _towerhook \"$@\"\nelse\n    compdef _towerhook towerhook\nfi\n")
 }
 
 // fishQuote single-quotes s for fish.
