@@ -28,23 +28,17 @@ func TestCodeErrorAt(t *testing.T) {
 	}
 }
 
-// codeErrorFiles: the webhook's code fails on file line 17 of
-// webhooks/github.yaml, the authenticator "broken" on line 8 of auth.yaml.
+// codeErrorFiles: the webhook's code fails on file line 9 of
+// webhooks/github.yaml, the authenticator "broken" on line 13 of auth.yaml
+// (after openFile's 7 lines).
 var codeErrorFiles = map[string]string{
-	"auth.yaml": `cetmix_tower_yaml_version: 1
-records:
-- cetmix_tower_model: webhook_authenticator
-  reference: open
-  name: Open
-  code: |
-    result = {allowed = true}
-- cetmix_tower_model: webhook_authenticator
+	"auth.yaml": openFile(`- cetmix_tower_model: webhook_authenticator
   reference: broken
   name: Broken
   code: |
     local x = 1
     error("no key")
-`,
+`),
 	"webhooks/github.yaml": `cetmix_tower_yaml_version: 1
 records:
 - cetmix_tower_model: webhook

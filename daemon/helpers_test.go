@@ -189,6 +189,13 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	return l.buf.Write(p)
 }
 
+// String returns everything written so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
 // entries returns the decoded log lines whose msg is msg.
 func (l *logBuffer) entries(msg string) []map[string]any {
 	l.mu.Lock()

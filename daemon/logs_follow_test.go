@@ -8,30 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"towerhook/logs"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // followHooks: "count" answers "n=<payload.n>".
 var followHooks = map[string]string{"hooks.yaml": openFile(hook("count", "count", "open", "", `result.message = "n=" .. tostring(payload.n)`))}
@@ -51,7 +32,7 @@ func TestLogsFollow(t *testing.T) {
 	post(d.pub, 2)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb logBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Logs(ctx, LogsOptions{Admin: d.admin, Limit: 50, Follow: true, PollInterval: 20 * time.Millisecond}, &out, &errb)
