@@ -6,7 +6,7 @@ import (
 )
 
 // codeErrorAt points a runtime Lua error at the YAML, as load errors do
-// (README "Call log and retention"): the runtime's "line N: message" (N a
+// (README "Responses (status table)"): the runtime's "line N: message" (N a
 // line of the code) becomes "FILE:L: message", L being the definitions
 // file line that code line is on (fileLine, the definition's FileLine).
 // A message without a line (a timeout, error() with a table) gets the
