@@ -75,12 +75,13 @@ func commands() []command {
 				"--follow prints the last calls, then new ones as they are logged, and reconnects when the " +
 				"daemon restarts. `logs show ID` prints one record with its headers, payload and log lines. " +
 				"When no daemon answers it reads ./data directly (and says so on stderr); --data DIR reads " +
-				"that store instead (the daemon must be stopped). Times are UTC unless --local.",
+				"that store instead (the daemon must be stopped), and --check checks it. Times are UTC unless --local.",
 			examples: []string{
 				"towerhook logs --since 1h --status failed",
 				"towerhook logs -f --webhook github_push",
 				"towerhook logs show 0189f3c2a1b04c5e0000000000000001",
 				"towerhook logs --all --since 24h --json > calls.jsonl",
+				"towerhook logs --check --data /var/lib/towerhook   # the daemon stopped",
 				"towerhook logs --admin https://prometheus:PASSWORD@towerhook.internal:8081",
 			},
 			run: showLogs,

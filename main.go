@@ -74,7 +74,7 @@ func serve(args []string, stderr io.Writer) int {
 	o.Reload = hup
 	if err := daemon.Serve(ctx, o, logger); err != nil {
 		fmt.Fprintf(stderr, "towerhook serve: %v\n", err)
-		return 1
+		return daemon.ServeExitCode(err)
 	}
 	return 0
 }
@@ -130,6 +130,7 @@ func showLogs(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.All, "all", false, "print every matching record, not one page")
 	fs.StringVar(&o.Cursor, "cursor", "", "continue where the previous page ended")
 	fs.BoolVar(&o.Local, "local", false, "print times in the local time zone instead of UTC")
+	fs.BoolVar(&o.Check, "check", false, "check the store under --data (the daemon stopped) and its journal: OK or the damage; exit 0 or 1")
 	pos, err := parseArgs(fs, args, 0, 2)
 	if err != nil {
 		return exitParse(err)

@@ -60,6 +60,12 @@ type Options struct {
 	// listeners"); empty serves plain HTTP.
 	WebConfig      string
 	AdminWebConfig string
+	// LogMaxSize is the call log's size budget (logs.Options.MaxSizeBytes):
+	// the oldest days are dropped beyond it. 0 is unlimited.
+	LogMaxSize Size
+	// LogRecover moves a damaged call log aside and starts a new one
+	// (logs.Options.Recover) instead of refusing to start.
+	LogRecover bool
 
 	// Version is reported by the admin API.
 	Version string
@@ -176,6 +182,8 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
 	fs.StringVar(&o.WebConfig, "web-config", o.WebConfig, "web configuration file for TLS on the public listener (exporter-toolkit format; no basic_auth_users)")
 	fs.StringVar(&o.AdminWebConfig, "admin-web-config", o.AdminWebConfig, "web configuration file for TLS and basic auth on the admin listener (exporter-toolkit format)")
+	fs.Var(&o.LogMaxSize, "log-max-size", "size budget of the call log: beyond it the oldest days are dropped, never today's (bytes or 500MiB, 10GiB; 0 = unlimited)")
+	fs.BoolVar(&o.LogRecover, "log-recover", o.LogRecover, "when the call log is damaged, move it aside (towerhook.db.damaged-<UTC time>) and start a new one")
 	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off)")
 }
 
