@@ -87,6 +87,19 @@ func commands() []command {
 			run: showLogs,
 		},
 		{
+			name: "jobs", summary: "list background jobs of the running daemon; retry or cancel one",
+			usage: "[retry ID | cancel ID] [flags]",
+			about: "Asks the daemon's admin API at --admin for the background jobs of delivery: async " +
+				"webhooks (README \"Delivery\"), newest first. `jobs retry ID` runs a dead job again now; " +
+				"`jobs cancel ID` ends a queued or retrying one canceled.",
+			examples: []string{
+				"towerhook jobs --state dead",
+				"towerhook jobs retry 0189f3c2a1b04c5e0000000000000001",
+				"towerhook jobs cancel 0189f3c2a1b04c5e0000000000000001",
+			},
+			run: showJobs,
+		},
+		{
 			name: "completion", summary: "print a shell completion script (bash, zsh or fish)", usage: "bash|zsh|fish",
 			about: "Prints the completion script for the shell. `make install` installs all three.",
 			examples: []string{

@@ -59,6 +59,8 @@ func valueKind(f *flag.Flag) (kind string, words []string) {
 		return "words", []string{"debug", "info", "warn", "error"}
 	case "status":
 		return "words", []string{"success", "failed"}
+	case "state":
+		return "words", []string{"queued", "running", "retrying", "succeeded", "dead", "superseded", "canceled"}
 	case "X":
 		return "words", []string{"GET", "POST"}
 	}

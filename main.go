@@ -80,8 +80,9 @@ func serve(args []string, stderr io.Writer) int {
 }
 
 func validate(args []string, stdout, stderr io.Writer) int {
-	var o daemon.ValidateOptions
+	o := daemon.ValidateOptions{RetentionDays: daemon.DefaultRetentionDays}
 	fs := newFlagSet("validate", stderr)
+	fs.IntVar(&o.RetentionDays, "log-retention-days", o.RetentionDays, "the daemon's call log retention: a longer dedup_window is an error (0 = forever)")
 	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret")
 	fs.BoolVar(&o.RequireSecrets, "require-secrets", false, "fail on unresolved secrets even without --secrets-dir")
 	pos, err := parseArgs(fs, args, 1, 1)
@@ -145,6 +146,31 @@ func showLogs(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return daemon.Logs(ctx, o, stdout, stderr)
+}
+
+func showJobs(args []string, stdout, stderr io.Writer) int {
+	o := daemon.JobsOptions{Admin: "http://" + daemon.DefaultAdminListen, Limit: 50}
+	fs := newFlagSet("jobs", stderr)
+	fs.StringVar(&o.Admin, "admin", o.Admin, "admin URL of the running daemon")
+	fs.StringVar(&o.State, "state", "", "only jobs in this state (queued, running, retrying, succeeded, dead, superseded, canceled)")
+	fs.StringVar(&o.Webhook, "webhook", "", "only this webhook reference")
+	fs.IntVar(&o.Limit, "limit", o.Limit, "number of jobs")
+	fs.BoolVar(&o.JSON, "json", false, "print JSON lines")
+	pos, err := parseArgs(fs, args, 0, 2)
+	if err != nil {
+		return exitParse(err)
+	}
+	switch {
+	case len(pos) == 0:
+	case len(pos) == 2 && (pos[0] == "retry" || pos[0] == "cancel"):
+		o.Action, o.ID = pos[0], pos[1]
+	default:
+		fmt.Fprintf(stderr, "towerhook jobs: want no argument, \"retry ID\" or \"cancel ID\", got %q\nRun \"towerhook jobs --help\" for usage.\n", strings.Join(pos, " "))
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return daemon.Jobs(ctx, o, stdout, stderr)
 }
 
 // newFlagSet makes a command's flag set: -h/--help prints the command's

@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"towerhook/definitions"
 )
 
 // unmatched is the webhook label for requests that match no configured webhook.
@@ -23,6 +25,7 @@ type metrics struct {
 	configHash      prometheus.Gauge
 	definitions     *prometheus.GaugeVec
 	codeStatusCache [600]string
+	delivery        *deliveryMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -65,6 +68,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "towerhook_definitions_loaded",
 			Help: "Definitions being served, by kind (webhook, webhook_enabled, authenticator).",
 		}, []string{"kind"}),
+		delivery: newDeliveryMetrics(),
 	}
 	for _, r := range []string{"success", "failure", "unchanged"} {
 		m.reloads.WithLabelValues(r)
@@ -79,6 +83,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.inFlight, m.authResults, m.reloadOK,
 			m.reloadOKTime, m.reloads, m.configHash, m.definitions)
+		reg.MustRegister(m.delivery.collectors()...)
 	}
 	return m
 }
@@ -109,13 +114,14 @@ func authResultValues() []string { return []string{"allowed", "denied", "ip_deni
 
 // initWebhook creates a loaded webhook's series at 0 (Prometheus'
 // instrumentation guide: export what is known before the first event):
-// its latency histogram and its request counters for the answers every
-// webhook can give, 200 and 500.
-func (m *metrics) initWebhook(ref string) {
-	m.duration.WithLabelValues(ref)
+// its latency histogram, its request counters for the answers every
+// webhook can give (200 and 500) and its delivery series.
+func (m *metrics) initWebhook(w *definitions.Webhook) {
+	m.duration.WithLabelValues(w.Reference)
 	for _, code := range []int{200, 500} {
-		m.requests.WithLabelValues(ref, m.code(code))
+		m.requests.WithLabelValues(w.Reference, m.code(code))
 	}
+	m.delivery.initWebhook(w)
 }
 
 // initAuthenticator creates a loaded authenticator's result counters at 0.
@@ -129,6 +135,7 @@ func (m *metrics) initAuthenticator(ref string) {
 func (m *metrics) forgetWebhook(ref string) {
 	m.requests.DeletePartialMatch(prometheus.Labels{"webhook": ref})
 	m.duration.DeletePartialMatch(prometheus.Labels{"webhook": ref})
+	m.delivery.forgetWebhook(ref)
 }
 
 func (m *metrics) forgetAuthenticator(ref string) {

@@ -18,7 +18,8 @@ import (
 // configured webhook and authenticator has its series at 0, and the label
 // sets known in advance (reload results, Lua error reasons) are there.
 func TestMetricsExistBeforeFirstCall(t *testing.T) {
-	d := startDaemon(t, map[string]string{"hooks.yaml": openFile(hook("first", "first", "open", "", `result.message = "x"`))}, nil)
+	d := startDaemon(t, map[string]string{"hooks.yaml": openFile(hook("first", "first", "open", "", `result.message = "x"`) +
+		hook("bg", "bg", "open", "background: true\ndedup: header:X-Delivery\nconcurrency: 1", `result = {exit_code = 0}`))}, nil)
 	text := metricsText(t, d.admin)
 	for _, s := range []string{
 		`towerhook_http_requests_total{code="200",webhook="first"} 0`,
@@ -34,8 +35,13 @@ func TestMetricsExistBeforeFirstCall(t *testing.T) {
 		`towerhook_lua_errors_total{kind="webhook",reason="timeout"} 0`,
 		`towerhook_lua_errors_total{kind="authenticator",reason="error"} 0`,
 		`towerhook_config_reloads_total{result="unchanged"}`,
-		`towerhook_definitions_loaded{kind="webhook"} 1`,
+		`towerhook_definitions_loaded{kind="webhook"} 2`,
 		`towerhook_log_records_dropped_total 0`,
+		`towerhook_job_wait_seconds_count{webhook="bg"} 0`,
+		`towerhook_job_attempts_total{result="failure",webhook="bg"} 0`,
+		`towerhook_dedup_total{result="duplicate",webhook="bg"} 0`,
+		`towerhook_concurrency_waits_total{webhook="bg"} 0`,
+		`towerhook_jobs{state="dead"} 0`,
 	} {
 		if !strings.Contains(text, s) {
 			t.Errorf("no series %s", s)

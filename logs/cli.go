@@ -20,9 +20,6 @@ func FetchRemote(ctx context.Context, client *http.Client, adminURL string, f Fi
 	if client == nil {
 		client = http.DefaultClient
 	}
-	if !strings.Contains(adminURL, "://") {
-		adminURL = "http://" + adminURL
-	}
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -42,12 +39,12 @@ func FetchRemote(ctx context.Context, client *http.Client, adminURL string, f Fi
 	if f.Limit > 0 {
 		q.Set("limit", fmt.Sprint(f.Limit))
 	}
-	u := strings.TrimRight(adminURL, "/") + "/api/v1/logs"
+	u := adminBase(adminURL) + "/api/v1/logs"
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
 	var p Page
-	if err := getJSON(ctx, client, u, &p); err != nil {
+	if err := adminDo(ctx, client, http.MethodGet, u, &p); err != nil {
 		return nil, err
 	}
 	if p.Records == nil {
@@ -62,25 +59,23 @@ func FetchRecord(ctx context.Context, client *http.Client, adminURL, id string) 
 	if client == nil {
 		client = http.DefaultClient
 	}
-	if !strings.Contains(adminURL, "://") {
-		adminURL = "http://" + adminURL
-	}
 	var r Record
-	if err := getJSON(ctx, client, strings.TrimRight(adminURL, "/")+"/api/v1/logs/"+url.PathEscape(id), &r); err != nil {
+	if err := adminDo(ctx, client, http.MethodGet, adminBase(adminURL)+"/api/v1/logs/"+url.PathEscape(id), &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-// getJSON GETs u and decodes a 200 answer into v. A transport error is
-// returned as is; an error answer carries its status and message. Errors
-// name u without its password (an admin URL may carry basic auth).
-func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// adminDo sends one admin API request and decodes its JSON answer into
+// out. A transport error is returned as is; an error answer as its status
+// and message. Errors name u without its password (an admin URL may carry
+// basic auth).
+func adminDo(ctx context.Context, client *http.Client, method, u string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return err
 	}
-	shown := req.URL.Redacted()
+	u = req.URL.Redacted() // messages never show an admin URL's password
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -88,17 +83,17 @@ func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
-		return fmt.Errorf("%s: %w", shown, err)
+		return fmt.Errorf("%s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var m message
 		if json.Unmarshal(body, &m) == nil && m.Message != "" {
-			return fmt.Errorf("%s: %s: %s", shown, resp.Status, m.Message)
+			return fmt.Errorf("%s: %s: %s", u, resp.Status, m.Message)
 		}
-		return fmt.Errorf("%s: %s", shown, resp.Status)
+		return fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%s: decoding answer: %w", shown, err)
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s: decoding answer: %w", u, err)
 	}
 	return nil
 }
@@ -208,10 +203,13 @@ func oneLine(s string, n int) string {
 
 // WriteJSONLines writes one JSON object per record per line (the --json
 // output of towerhook logs).
-func WriteJSONLines(w io.Writer, recs []*Record) error {
+func WriteJSONLines(w io.Writer, recs []*Record) error { return writeJSONLines(w, recs) }
+
+// writeJSONLines writes one JSON object per item per line.
+func writeJSONLines[T any](w io.Writer, items []T) error {
 	enc := json.NewEncoder(w)
-	for _, r := range recs {
-		if err := enc.Encode(r); err != nil {
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
 			return err
 		}
 	}
