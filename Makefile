@@ -6,7 +6,7 @@ BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.buildTime=$(BUILD_TIME)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load bench-http lint fuzz validate-examples clean static image image-test install uninstall dist
+.PHONY: all build run test bench bench-load bench-http lint fuzz validate-examples screenshots clean static image image-test install uninstall dist
 
 all: build
 
@@ -66,6 +66,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzEachMatch -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzAppendString -fuzztime 60s ./internal/jsonx/
 	$(GO) test -run '^$$' -fuzz FuzzEncodedLen -fuzztime 60s ./internal/jsonx/
+	$(GO) test -run '^$$' -fuzz FuzzConsoleCallPage -fuzztime 60s ./daemon/
+
+# The README's console pictures, taken by the browser test (needs Chromium).
+screenshots:
+	TOWERHOOK_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./daemon/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets

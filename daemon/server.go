@@ -43,6 +43,10 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	if err := checkWebConfig("--admin-web-config", o.AdminWebConfig, false); err != nil {
 		return err
 	}
+	adminHosts, err := parseAdminHosts(o.AdminHosts)
+	if err != nil {
+		return err
+	}
 	if st, err := os.Stat(o.Dir); err != nil {
 		return fmt.Errorf("definitions directory: %w", err)
 	} else if !st.IsDir() {
@@ -113,7 +117,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	adm := &http.Server{
-		Handler:           withJobsAPI(newAdmin(reg, rl, store, &draining, o.Version), store, sched),
+		Handler:           guardAdmin(withJobsAPI(newAdmin(reg, rl, store, &draining, o.Version, p, sched), store, sched), adminHosts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
@@ -237,8 +241,9 @@ func newPipeline(o Options, cur *atomic.Pointer[table], m *metrics, logger *slog
 	}
 }
 
-// newAdmin builds the admin listener's handler.
-func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, draining *atomic.Bool, version string) http.Handler {
+// newAdmin builds the admin listener's handler (p runs replays; sched,
+// when not nil, retries and cancels jobs from the console).
+func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, draining *atomic.Bool, version string, p *pipeline, sched *scheduler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, r *http.Request) {
@@ -275,6 +280,7 @@ func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, drainin
 		mux.Handle("/api/v1/logs", h)
 		mux.Handle("/api/v1/logs/", h)
 	}
+	mountConsole(mux, rl, store, p, sched, version)
 	return mux
 }
 
