@@ -19,53 +19,33 @@ import (
 	"towerhook/daemon"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage: towerhook <command> [flags]
-
-commands:
-  serve      serve webhooks from a definitions directory
-  validate   check a definitions directory (exit 1 with file:line errors)
-  call       dry-run one webhook call without a server
-  logs       show the call log (from the running daemon, or the store)
-  jobs       list background jobs of the running daemon; jobs retry ID, jobs cancel ID
-  version    print the version
-
-Run "towerhook <command> -h" for the command's flags.
-`
-
+// run dispatches to the command named by args[0] (see commands.go).
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		writeUsage(stderr)
 		return 2
 	}
-	cmd, args := args[0], args[1:]
-	switch cmd {
-	case "serve":
-		return serve(args, stderr)
-	case "validate":
-		return validate(args, stdout, stderr)
-	case "call":
-		return call(args, stdout, stderr)
-	case "logs":
-		return showLogs(args, stdout, stderr)
-	case "jobs":
-		return showJobs(args, stdout, stderr)
-	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "towerhook %s\n", version)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "towerhook: unknown command %q\n\n%s", cmd, usage)
+	name, args := args[0], args[1:]
+	switch name {
+	case "-h", "--help", "-help":
+		name = "help"
+	case "--version", "-version":
+		name = "version"
+	}
+	c, ok := lookupCommand(name)
+	if !ok {
+		unknownCommand(stderr, name)
 		return 2
 	}
+	if wantsHelp(args) {
+		// Asked-for help goes to stdout (pipe it to less).
+		stderr = stdout
+	}
+	return c.run(args, stdout, stderr)
 }
 
 func serve(args []string, stderr io.Writer) int {
@@ -79,7 +59,7 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "towerhook serve: %v\n", err)
 		return 2
 	}
-	o.Version = version
+	o.Version = buildInfo().Version
 	defer daemon.TuneRuntime(os.Getenv)()
 	logger, err := daemon.NewLogger(stderr, o.LogFormat, o.LogLevel)
 	if err != nil {
@@ -105,10 +85,6 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.RetentionDays, "log-retention-days", o.RetentionDays, "the daemon's call log retention: a longer dedup_window is an error (0 = forever)")
 	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret")
 	fs.BoolVar(&o.RequireSecrets, "require-secrets", false, "fail on unresolved secrets even without --secrets-dir")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: towerhook validate DIR [--secrets-dir DIR] [--require-secrets]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseArgs(fs, args, 1, 1)
 	if err != nil {
 		return exitParse(err)
@@ -128,10 +104,6 @@ func call(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.RemoteAddr, "remote-addr", o.RemoteAddr, "client address the request appears to come from: IP or IP:port ([v6]:port)")
 	fs.StringVar(&o.Prefix, "prefix", daemon.DefaultPrefix, "URL prefix of webhook endpoints (as serve --prefix)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "default code time limit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: towerhook call DIR ENDPOINT [-X METHOD] [-H 'K: V']... [-d BODY|@file] [--remote-addr IP[:PORT]] [--prefix /P/]")
-		fs.PrintDefaults()
-	}
 	pos, err := parseArgs(fs, args, 2, 2)
 	if err != nil {
 		return exitParse(err)
@@ -152,11 +124,24 @@ func showLogs(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Status, "status", "", "success, failed, or an HTTP code (100-599)")
 	fs.StringVar(&o.Since, "since", "", "RFC 3339 time or a duration ago (24h)")
 	fs.StringVar(&o.Until, "until", "", "RFC 3339 time or a duration ago")
-	fs.IntVar(&o.Limit, "limit", o.Limit, "number of records")
+	fs.IntVar(&o.Limit, "limit", o.Limit, "number of records (1-1000; a page with --all)")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON lines")
+	fs.BoolVar(&o.Follow, "follow", false, "print the last --limit calls, then new calls as they are logged")
+	fs.BoolVar(&o.Follow, "f", false, "short for --follow")
+	fs.BoolVar(&o.All, "all", false, "print every matching record, not one page")
+	fs.StringVar(&o.Cursor, "cursor", "", "continue where the previous page ended")
+	fs.BoolVar(&o.Local, "local", false, "print times in the local time zone instead of UTC")
 	fs.BoolVar(&o.Check, "check", false, "check the store under --data (the daemon stopped) and its journal: OK or the damage; exit 0 or 1")
-	if _, err := parseArgs(fs, args, 0, 0); err != nil {
+	pos, err := parseArgs(fs, args, 0, 2)
+	if err != nil {
 		return exitParse(err)
+	}
+	if len(pos) > 0 && (pos[0] != "show" || len(pos) != 2) {
+		fmt.Fprintf(stderr, "towerhook logs: want no argument or \"show ID\", got %q\nRun \"towerhook logs --help\" for usage.\n", strings.Join(pos, " "))
+		return 2
+	}
+	if len(pos) == 2 {
+		o.Show = pos[1]
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -171,10 +156,6 @@ func showJobs(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Webhook, "webhook", "", "only this webhook reference")
 	fs.IntVar(&o.Limit, "limit", o.Limit, "number of jobs")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON lines")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: towerhook jobs [--admin URL] [--state S] [--webhook REF] [--json] | jobs retry ID | jobs cancel ID")
-		fs.PrintDefaults()
-	}
 	pos, err := parseArgs(fs, args, 0, 2)
 	if err != nil {
 		return exitParse(err)
@@ -184,7 +165,7 @@ func showJobs(args []string, stdout, stderr io.Writer) int {
 	case len(pos) == 2 && (pos[0] == "retry" || pos[0] == "cancel"):
 		o.Action, o.ID = pos[0], pos[1]
 	default:
-		fs.Usage()
+		fmt.Fprintf(stderr, "towerhook jobs: want no argument, \"retry ID\" or \"cancel ID\", got %q\nRun \"towerhook jobs --help\" for usage.\n", strings.Join(pos, " "))
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -192,9 +173,16 @@ func showJobs(args []string, stdout, stderr io.Writer) int {
 	return daemon.Jobs(ctx, o, stdout, stderr)
 }
 
+// newFlagSet makes a command's flag set: -h/--help prints the command's
+// help, a bad flag one line and a hint (help.go).
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("towerhook "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	out := &flagOutput{w: stderr}
+	fs.SetOutput(out)
+	fs.Usage = func() { out.usage(name, fs) }
+	if c, ok := stderr.(*flagCollector); ok {
+		c.fs = fs
+	}
 	return fs
 }
 
@@ -221,7 +209,7 @@ func parseArgs(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, e
 		args = args[1:]
 	}
 	if len(pos) < minPos || len(pos) > maxPos {
-		fmt.Fprintf(fs.Output(), "%s: expected %d to %d arguments, got %d\n", fs.Name(), minPos, maxPos, len(pos))
+		fmt.Fprint(fs.Output(), argCountError(minPos, maxPos, pos))
 		fs.Usage()
 		return nil, errUsage
 	}

@@ -284,6 +284,18 @@ type LogsOptions struct {
 	Until         string
 	Limit         int
 	JSON          bool
+	// Cursor continues a listing where the previous page ended; All
+	// prints every page.
+	Cursor string
+	All    bool
+	// Show is the id of the one record to print (`logs show ID`).
+	Show string
+	// Follow prints new calls as they are logged until ctx ends, polling
+	// the daemon every PollInterval (default 1s).
+	Follow       bool
+	PollInterval time.Duration
+	// Local prints times in the local zone instead of UTC.
+	Local bool
 	// Check checks the store instead of printing records (logs_check.go).
 	Check bool
 }
@@ -314,52 +326,27 @@ func Logs(ctx context.Context, o LogsOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "--until: %v\n", err)
 		return 2
 	}
-	var page *logs.Page
-	var remoteErr error
-	if o.Admin != "" && o.Data == "" {
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		page, remoteErr = logs.FetchRemote(cctx, &http.Client{Timeout: 5 * time.Second}, o.Admin, f)
-		cancel()
-		if remoteErr != nil && !isNoDaemon(remoteErr) {
-			// The daemon answered (an error status, or a broken answer):
-			// its data must not be replaced by a possibly stale store.
-			fmt.Fprintf(stderr, "towerhook logs: %v\n", remoteErr)
-			return 1
-		}
+	if o.Limit < 1 || o.Limit > logs.MaxLimit {
+		fmt.Fprintf(stderr, "--limit %d: want 1 to %d (more with --all)\n", o.Limit, logs.MaxLimit)
+		return 2
 	}
-	if page == nil {
-		// No daemon listening (or --data was given): read the store directly.
-		dir := o.Data
-		if dir == "" {
-			dir = "data"
-		}
-		store, oerr := logs.Open(filepath.Join(dir, logs.FileName), logs.Options{
-			Logger: slog.New(slog.DiscardHandler), ReadOnly: true, OpenTimeout: 2 * time.Second,
-		})
-		if oerr != nil {
-			if remoteErr != nil {
-				fmt.Fprintf(stderr, "no daemon answered at %s (%v)\n", o.Admin, remoteErr)
-			}
-			fmt.Fprintf(stderr, "%v\n", oerr)
-			return 1
-		}
-		defer store.Close()
-		page, err = store.Query(f)
-		if err != nil {
-			fmt.Fprintf(stderr, "query: %v\n", err)
-			return 1
-		}
+	f.Cursor = o.Cursor
+	if o.Follow && (o.All || o.Cursor != "" || o.Until != "" || o.Show != "") {
+		fmt.Fprintln(stderr, "--follow shows new calls: it does not go with --all, --cursor, --until or show")
+		return 2
 	}
-	if o.JSON {
-		err = logs.WriteJSONLines(stdout, page.Records)
-	} else {
-		err = logs.WriteTable(stdout, page.Records)
+	src, code := openLogSource(ctx, o, stderr)
+	if src == nil {
+		return code
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		return 1
+	defer src.close()
+	switch {
+	case o.Show != "":
+		return showLog(src, o, stdout, stderr)
+	case o.Follow:
+		return followLogs(src, o, f, stdout, stderr)
 	}
-	return 0
+	return listLogs(src, o, f, stdout, stderr)
 }
 
 // isNoDaemon reports whether err from logs.FetchRemote means nothing is

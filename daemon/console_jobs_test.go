@@ -76,7 +76,7 @@ func TestConsoleJobs(t *testing.T) {
 		t.Error("state=dead does not show only the dead job")
 	}
 	_, _, body = getPage(t, d, "/jobs/"+dead)
-	for _, w := range []string{"Queued by", "Attempts", "Webhook code execution error: line 1: bad input", `href="/calls/`} {
+	for _, w := range []string{"Queued by", "Attempts", "Webhook code execution error: jobs.yaml:", ": bad input", `href="/calls/`} {
 		if !strings.Contains(body, w) {
 			t.Errorf("job page lacks %q", w)
 		}

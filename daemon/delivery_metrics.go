@@ -3,6 +3,7 @@ package daemon
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"towerhook/definitions"
 	"towerhook/logs"
 )
 
@@ -47,6 +48,26 @@ func newDeliveryMetrics() *deliveryMetrics {
 
 func (m *deliveryMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.jobs, m.attempts, m.wait, m.dedup, m.concurrencyWaits}
+}
+
+// initWebhook creates, at 0, the delivery series a loaded webhook can
+// have (docs/metrics.md: series exist before their first event).
+func (m *deliveryMetrics) initWebhook(w *definitions.Webhook) {
+	ref, d := w.Reference, w.Delivery
+	if d.Background {
+		m.wait.WithLabelValues(ref)
+		for _, r := range []string{"success", "failure"} {
+			m.attempts.WithLabelValues(ref, r)
+		}
+	}
+	if d.Dedup.Source != "" {
+		for _, r := range []string{"new", "duplicate", "in_progress"} {
+			m.dedup.WithLabelValues(ref, r)
+		}
+	}
+	if d.Concurrency > 0 {
+		m.concurrencyWaits.WithLabelValues(ref)
+	}
 }
 
 // forgetWebhook deletes the delivery series of a webhook that is gone.

@@ -327,7 +327,9 @@ func (c *callState) authenticate() (status int, msg string, raw []byte, ok bool)
 	if ares.Err != nil {
 		c.rec.AuthenticationStatus = logs.AuthFailed
 		msg := msgAuthError + ares.Err.Error()
-		c.rec.ErrorMessage = msg
+		at := codeErrorAt(auth.a.File, auth.a.Line, auth.a.FileLine, ares.Err.Error())
+		c.rec.ErrorMessage = msgAuthError + at
+		p.logger.Warn("authenticator code failed", "request_id", c.reqID, "authenticator", auth.a.Reference, "error", at)
 		p.metrics.authResults.WithLabelValues(auth.a.Reference, "error").Inc()
 		return http.StatusForbidden, msg, nil, false
 	}
@@ -357,6 +359,10 @@ func (c *callState) authenticate() (status int, msg string, raw []byte, ok bool)
 func (c *callState) runWebhook() (int, string, []byte) {
 	status, msg, raw, res := runWebhookCode(c.detached(), c.t, c.rt, c.in, c.rec)
 	c.res = res
+	if res.Err != nil {
+		c.p.logger.Warn("webhook code failed", "request_id", c.reqID, "webhook", c.rt.wh.Reference,
+			"error", strings.TrimPrefix(c.rec.ErrorMessage, msgCodeError))
+	}
 	return status, msg, raw
 }
 
@@ -370,18 +376,20 @@ func runWebhookCode(ctx context.Context, t *table, rt *route, in *codeInput, rec
 		Payload: in.payload, PayloadForm: in.form, Headers: in.headers, RawData: in.rawData,
 		Request: in.req, Timeout: rt.timeout, RunAs: rt.cred,
 	})
-	status, msg, raw := webhookOutcome(res, rec)
+	status, msg, raw := webhookOutcome(res, rec, rt.wh)
 	return status, msg, raw, res
 }
 
 // webhookOutcome turns a webhook code's result into the answer and the
 // record's code fields.
-func webhookOutcome(res *lua.Result, rec *logs.Record) (int, string, []byte) {
+// A code error's record names the definitions file and line
+// (docs/responses.md); the answer keeps the code's own line.
+func webhookOutcome(res *lua.Result, rec *logs.Record, wh *definitions.Webhook) (int, string, []byte) {
 	rec.LogLines = append(rec.LogLines, res.LogLines...)
 	if res.Err != nil {
 		rec.CodeStatus = logs.CodeFailed
 		msg := msgCodeError + res.Err.Error()
-		rec.ErrorMessage = msg
+		rec.ErrorMessage = msgCodeError + codeErrorAt(wh.File, wh.Line, wh.FileLine, res.Err.Error())
 		return http.StatusInternalServerError, msg, nil
 	}
 	var raw []byte

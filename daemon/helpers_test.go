@@ -24,6 +24,7 @@ type testDaemon struct {
 	admin  string
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once // stop runs once (a test may stop it before Cleanup)
 }
 
 // writeFiles writes name -> content below dir (creating folders).
@@ -88,7 +89,9 @@ func startDaemonLogged(t testing.TB, files map[string]string, mod func(*Options)
 	return d
 }
 
-func (d *testDaemon) stop() {
+func (d *testDaemon) stop() { d.once.Do(d.doStop) }
+
+func (d *testDaemon) doStop() {
 	d.cancel()
 	select {
 	case err := <-d.done:

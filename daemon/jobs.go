@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -396,7 +397,11 @@ func (s *scheduler) runAttempt(t *table, rt *route, j *logs.Job, req *logs.JobRe
 		RequestHeaders: logs.RedactHeaders(http.Header(req.Headers), t.set.SecretValues()),
 		RequestPayload: logs.RedactPayload(payloadForLog(payload, form), t.paySecrets),
 	}
-	status, _, _, _ := runWebhookCode(context.Background(), t, rt, in, rec)
+	status, _, _, res := runWebhookCode(context.Background(), t, rt, in, rec)
+	if res.Err != nil {
+		s.logger.Warn("webhook code failed", "job", j.ID, "request_id", j.RequestID, "webhook", rt.wh.Reference,
+			"error", strings.TrimPrefix(rec.ErrorMessage, msgCodeError))
+	}
 	rec.HTTPStatus = status
 	rec.DurationSeconds = time.Since(start).Seconds()
 	capRecord(rec, t.secretMask)

@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"towerhook/definitions"
 )
 
 // unmatched is the webhook label for requests that match no configured webhook.
@@ -71,6 +73,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, r := range []string{"success", "failure", "unchanged"} {
 		m.reloads.WithLabelValues(r)
 	}
+	m.requests.WithLabelValues(unmatched, "404")
+	for _, kind := range []string{"webhook", "webhook_enabled", "authenticator"} {
+		m.definitions.WithLabelValues(kind)
+	}
 	for i := range m.codeStatusCache {
 		m.codeStatusCache[i] = strconv.Itoa(i)
 	}
@@ -101,6 +107,28 @@ func hashValue(h string) float64 {
 		v = v<<8 | uint64(c)
 	}
 	return float64(v)
+}
+
+// authResultValues are the result label values of towerhook_auth_results_total.
+func authResultValues() []string { return []string{"allowed", "denied", "ip_denied", "error"} }
+
+// initWebhook creates a loaded webhook's series at 0 (Prometheus'
+// instrumentation guide: export what is known before the first event):
+// its latency histogram, its request counters for the answers every
+// webhook can give (200 and 500) and its delivery series.
+func (m *metrics) initWebhook(w *definitions.Webhook) {
+	m.duration.WithLabelValues(w.Reference)
+	for _, code := range []int{200, 500} {
+		m.requests.WithLabelValues(w.Reference, m.code(code))
+	}
+	m.delivery.initWebhook(w)
+}
+
+// initAuthenticator creates a loaded authenticator's result counters at 0.
+func (m *metrics) initAuthenticator(ref string) {
+	for _, r := range authResultValues() {
+		m.authResults.WithLabelValues(ref, r)
+	}
 }
 
 // forget deletes the series of a webhook or authenticator that is gone.

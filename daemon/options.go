@@ -59,6 +59,11 @@ type Options struct {
 	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code
 	// is interrupted when the live heap passes 80% of it. 0 turns it off.
 	MaxMemory Size
+	// WebConfig and AdminWebConfig are exporter-toolkit web configuration
+	// files for the public and the admin listener (docs/operations.md
+	// "Securing the listeners"); empty serves plain HTTP.
+	WebConfig      string
+	AdminWebConfig string
 	// LogMaxSize is the call log's size budget (logs.Options.MaxSizeBytes):
 	// the oldest days are dropped beyond it. 0 is unlimited.
 	LogMaxSize Size
@@ -179,17 +184,31 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
+	fs.StringVar(&o.WebConfig, "web-config", o.WebConfig, "web configuration file for TLS on the public listener (exporter-toolkit format; no basic_auth_users)")
+	fs.StringVar(&o.AdminWebConfig, "admin-web-config", o.AdminWebConfig, "web configuration file for TLS and basic auth on the admin listener (exporter-toolkit format)")
 	fs.StringVar(&o.AdminHosts, "admin-hosts", o.AdminHosts, "host names the admin listener answers besides IP addresses and localhost (comma-separated)")
 	fs.Var(&o.LogMaxSize, "log-max-size", "size budget of the call log: beyond it the oldest days are dropped, never today's (bytes or 500MiB, 10GiB; 0 = unlimited)")
 	fs.BoolVar(&o.LogRecover, "log-recover", o.LogRecover, "when the call log is damaged, move it aside (towerhook.db.damaged-<UTC time>) and start a new one")
-	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off; default 90% of the cgroup memory limit, else off)")
+	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off)")
 }
 
 // Size is a byte count flag accepting plain bytes or KiB/MiB/GiB (and KB/MB/GB).
 type Size int64
 
-// String formats the size in bytes.
-func (s *Size) String() string { return strconv.FormatInt(int64(*s), 10) }
+// String formats the size as a person writes it: the largest binary unit
+// that divides it exactly (10MiB, 64KiB), else bytes.
+func (s *Size) String() string {
+	n := int64(*s)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
 
 // Set parses "1024", "64KiB", "10MiB", "1GB".
 func (s *Size) Set(v string) error {

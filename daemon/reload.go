@@ -171,7 +171,7 @@ func (r *reloader) reload(reason string) ReloadResult {
 			// again. A successful reload, as the admin API reports it too.
 			r.metrics.reloadOK.Set(1)
 			r.metrics.reloadOKTime.Set(float64(now.UnixNano()) / 1e9)
-			r.logger.Debug("definitions unchanged", "reason", reason, "config_hash", set.Hash())
+			r.logUnchanged(reason, set.Hash())
 			r.record(res, true)
 			return res
 		}
@@ -218,6 +218,7 @@ func (r *reloader) reload(reason string) ReloadResult {
 	r.metrics.definitions.WithLabelValues("webhook").Set(float64(len(t.set.Webhooks())))
 	r.metrics.definitions.WithLabelValues("webhook_enabled").Set(float64(enabled))
 	r.metrics.definitions.WithLabelValues("authenticator").Set(float64(len(t.set.Authenticators())))
+	r.initSeries(t)
 	r.logger.Info("definitions loaded", "reason", reason, "webhooks", len(t.set.Webhooks()),
 		"authenticators", len(t.set.Authenticators()), "config_hash", t.hash, "duration", time.Since(now))
 	r.record(res, true)
@@ -264,4 +265,28 @@ func (r *reloader) status() (ReloadResult, time.Time, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.last, r.lastGood, r.ready
+}
+
+// initSeries creates the metric series of every loaded webhook and
+// authenticator at 0, so they exist before their first call (docs/metrics.md).
+func (r *reloader) initSeries(t *table) {
+	for _, w := range t.set.Webhooks() {
+		r.metrics.initWebhook(w)
+		r.luaMetrics.Init(lua.KindWebhook, w.Reference)
+	}
+	for _, a := range t.set.Authenticators() {
+		r.metrics.initAuthenticator(a.Reference)
+		r.luaMetrics.Init(lua.KindAuthenticator, a.Reference)
+	}
+}
+
+// logUnchanged leaves one info line for a reload someone asked for
+// (SIGHUP from systemctl reload, the admin API, a file change) that found
+// nothing new; the periodic rescan and the start-up re-check stay at debug.
+func (r *reloader) logUnchanged(reason, hash string) {
+	level := slog.LevelInfo
+	if reason == "periodic" || reason == "watch established" {
+		level = slog.LevelDebug
+	}
+	r.logger.Log(context.Background(), level, "definitions unchanged", "reason", reason, "config_hash", hash)
 }

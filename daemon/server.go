@@ -37,6 +37,12 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	if err := checkOptions(&o); err != nil {
 		return err
 	}
+	if err := checkWebConfig("--web-config", o.WebConfig, true); err != nil {
+		return err
+	}
+	if err := checkWebConfig("--admin-web-config", o.AdminWebConfig, false); err != nil {
+		return err
+	}
 	adminHosts, err := parseAdminHosts(o.AdminHosts)
 	if err != nil {
 		return err
@@ -146,8 +152,8 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	}
 
 	errc := make(chan error, 2)
-	go func() { errc <- pub.Serve(pubLn) }()
-	go func() { errc <- adm.Serve(admLn) }()
+	go func() { errc <- serveWeb(pub, pubLn, o.WebConfig, logger) }()
+	go func() { errc <- serveWeb(adm, admLn, o.AdminWebConfig, logger) }()
 	logger.Info("towerhook serving", "listen", pubLn.Addr().String(), "admin", admLn.Addr().String(),
 		"dir", o.Dir, "data", o.Data, "prefix", o.Prefix, "version", o.Version)
 	// Changes made from now on are seen: wait until the watches are set up.

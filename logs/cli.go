@@ -8,8 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 )
 
 // FetchRemote asks a running daemon's admin API (adminURL such as
@@ -53,14 +53,29 @@ func FetchRemote(ctx context.Context, client *http.Client, adminURL string, f Fi
 	return &p, nil
 }
 
+// FetchRecord asks a running daemon's admin API for the record id; errors
+// are as FetchRemote's (404 for an unknown id).
+func FetchRecord(ctx context.Context, client *http.Client, adminURL, id string) (*Record, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var r Record
+	if err := adminDo(ctx, client, http.MethodGet, adminBase(adminURL)+"/api/v1/logs/"+url.PathEscape(id), &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
 // adminDo sends one admin API request and decodes its JSON answer into
 // out. A transport error is returned as is; an error answer as its status
-// and message.
+// and message. Errors name u without its password (an admin URL may carry
+// basic auth).
 func adminDo(ctx context.Context, client *http.Client, method, u string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, u, nil)
 	if err != nil {
 		return err
 	}
+	u = req.URL.Redacted() // messages never show an admin URL's password
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
@@ -86,13 +101,35 @@ func adminDo(ctx context.Context, client *http.Client, method, u string, out any
 // maxMessage bounds the MESSAGE column of WriteTable.
 const maxMessage = 80
 
-// WriteTable writes recs as an aligned human table with the columns TIME
-// (UTC), WEBHOOK, STATUS (success/failed from the HTTP status), CODE (HTTP
+// TableOptions adjust WriteTableWith.
+type TableOptions struct {
+	// Location of the TIME column (named in its header); nil is UTC.
+	Location *time.Location
+	// NoHeader leaves out the header line (later pages, --follow).
+	NoHeader bool
+}
+
+// WriteTable writes recs as an aligned human table in UTC (see
+// WriteTableWith).
+func WriteTable(w io.Writer, recs []*Record) error { return WriteTableWith(w, recs, TableOptions{}) }
+
+// WriteTableWith writes recs as a human table with the columns TIME (its
+// zone in the header), ID (for `towerhook logs show ID`), WEBHOOK,
+// ENDPOINT, STATUS (success/failed from the HTTP status), CODE (HTTP
 // status), DURATION and MESSAGE (the result message the caller got when
 // there is one, else the error message, on one line and shortened).
-func WriteTable(w io.Writer, recs []*Record) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tWEBHOOK\tSTATUS\tCODE\tDURATION\tMESSAGE")
+// Columns have minimum widths so that batches printed one after the other
+// (--follow) line up.
+func WriteTableWith(w io.Writer, recs []*Record, o TableOptions) error {
+	loc := o.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	rows := [][]string{}
+	if !o.NoHeader {
+		zone, _ := time.Now().In(loc).Zone()
+		rows = append(rows, []string{"TIME (" + zone + ")", "ID", "WEBHOOK", "ENDPOINT", "STATUS", "CODE", "DURATION", "MESSAGE"})
+	}
 	for _, r := range recs {
 		status := "success"
 		if r.HTTPStatus >= 400 {
@@ -102,15 +139,39 @@ func WriteTable(w io.Writer, recs []*Record) error {
 		if msg == "" {
 			msg = r.ErrorMessage
 		}
-		webhook := r.Webhook
-		if webhook == "" {
-			webhook = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n",
-			r.Time.UTC().Format("2006-01-02 15:04:05"), oneLine(webhook, 40), status, r.HTTPStatus,
-			formatDuration(r.DurationSeconds), oneLine(msg, maxMessage))
+		rows = append(rows, []string{r.Time.In(loc).Format("2006-01-02 15:04:05"), dash(r.ID),
+			oneLine(dash(r.Webhook), 40), oneLine(dash(r.Endpoint), 40), status, fmt.Sprint(r.HTTPStatus),
+			formatDuration(r.DurationSeconds), oneLine(msg, maxMessage)})
 	}
-	return tw.Flush()
+	width := []int{19, 32, 20, 20, 7, 4, 9, 0}
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, row := range rows {
+		var b strings.Builder
+		for i, c := range row {
+			if i == len(row)-1 {
+				b.WriteString(c)
+				break
+			}
+			b.WriteString(c)
+			b.WriteString(strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)+2))
+		}
+		b.WriteByte('\n')
+		if _, err := io.WriteString(w, b.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func formatDuration(sec float64) string {

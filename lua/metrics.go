@@ -16,7 +16,7 @@ type Metrics struct {
 
 // NewMetrics registers the runtime's collectors with reg (nil: not registered):
 // towerhook_lua_duration_seconds{kind,reference},
-// towerhook_lua_errors_total{kind,reason} (reason: error|timeout|canceled|result_type),
+// towerhook_lua_errors_total{kind,reason} (reason: error|timeout|memory|result_type; canceled too, never initialised),
 // towerhook_lua_states_created_total and the subprocess collectors.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
@@ -35,6 +35,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		proc: newProcMetrics(reg),
 	}
+	// Every label set is known: the series exist (at 0) before the first
+	// error, so rate() and alerts see them from the start.
+	for _, kind := range []Kind{KindWebhook, KindAuthenticator} {
+		for _, reason := range errorReasons() {
+			m.errors.WithLabelValues(kind.String(), reason)
+		}
+	}
 	if reg != nil {
 		m.duration = procRegister(reg, m.duration)
 		m.errors = procRegister(reg, m.errors)
@@ -48,6 +55,19 @@ func (m *Metrics) observe(kind Kind, reference string, d time.Duration, reason s
 	if reason != "" {
 		m.errors.WithLabelValues(kind.String(), reason).Inc()
 	}
+}
+
+// errorReasons are the reason label values of towerhook_lua_errors_total
+// (engine.go sets them).
+func errorReasons() []string { return []string{"error", "timeout", "memory", "result_type"} }
+
+// Init creates the duration series of a loaded reference (empty until its
+// first run), so that it is exported before the first call.
+func (m *Metrics) Init(kind Kind, reference string) {
+	if m == nil {
+		return
+	}
+	m.duration.WithLabelValues(kind.String(), reference)
 }
 
 // Forget deletes the series of a reference that is no longer loaded.
