@@ -40,7 +40,7 @@ result = {exit_code = 0, message = r.status_code .. " " .. tostring(r:json().ok)
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	want := "201 true b 3outerr false line 4: no mock for GET https://down.example.com/"
+	want := "201 true b 3outerr false <lua>:4: no mock for GET https://down.example.com/"
 	if res.Message != want {
 		t.Errorf("message = %q, want %q", res.Message, want)
 	}
