@@ -32,6 +32,7 @@ commands:
   serve      serve webhooks from a definitions directory
   validate   check a definitions directory (exit 1 with file:line errors)
   call       dry-run one webhook call without a server
+  test       run the *_test.yaml tests of a definitions directory
   logs       show the call log (from the running daemon, or the store)
   version    print the version
 
@@ -53,6 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return call(args, stdout, stderr)
 	case "logs":
 		return showLogs(args, stdout, stderr)
+	case "test":
+		return test(args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "towerhook %s\n", version)
 		return 0
@@ -136,6 +139,28 @@ func call(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return daemon.Call(ctx, o, stdout, stderr)
+}
+
+func test(args []string, stdout, stderr io.Writer) int {
+	var o daemon.TestOptions
+	fs := newFlagSet("test", stderr)
+	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret (default: each test's secrets, else placeholders)")
+	fs.StringVar(&o.Run, "run", "", "run only the tests whose name matches this regular expression")
+	fs.StringVar(&o.JUnit, "junit", "", "write a JUnit XML report to this file")
+	fs.BoolVar(&o.Verbose, "v", false, "list every test, not only failures")
+	fs.DurationVar(&o.Timeout, "timeout", daemon.DefaultTimeout, "code time limit of webhooks without a timeout")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: towerhook test DIR [--secrets-dir S] [--run REGEX] [--junit FILE] [-v]")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, 1, 1)
+	if err != nil {
+		return exitParse(err)
+	}
+	o.Dir = pos[0]
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return daemon.Test(ctx, o, stdout, stderr)
 }
 
 func showLogs(args []string, stdout, stderr io.Writer) int {
