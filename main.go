@@ -127,8 +127,11 @@ func call(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.RemoteAddr, "remote-addr", o.RemoteAddr, "client address the request appears to come from: IP or IP:port ([v6]:port)")
 	fs.StringVar(&o.Prefix, "prefix", daemon.DefaultPrefix, "URL prefix of webhook endpoints (as serve --prefix)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "default code time limit")
+	fs.StringVar(&o.Mock, "mock", "", "file with a mocks: mapping answering requests and subprocess calls (nothing real is sent or started)")
+	fs.BoolVar(&o.DisableRequests, "disable-requests", false, "remove the requests module")
+	fs.BoolVar(&o.DisableSubprocess, "disable-subprocess", false, "remove the subprocess module")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: towerhook call DIR ENDPOINT [-X METHOD] [-H 'K: V']... [-d BODY|@file] [--remote-addr IP[:PORT]] [--prefix /P/]")
+		fmt.Fprintln(stderr, "usage: towerhook call DIR ENDPOINT [-X METHOD] [-H 'K: V']... [-d BODY|@file] [--remote-addr IP[:PORT]] [--prefix /P/] [--mock FILE] [--disable-requests] [--disable-subprocess]")
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args, 2, 2)

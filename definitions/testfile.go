@@ -8,6 +8,7 @@ package definitions
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -224,6 +226,7 @@ func DecodeTestFile(file string, data []byte) (tf *TestFile, errs Errors) {
 		names[t.Name] = t.Line
 		tf.Tests = append(tf.Tests, t)
 	}
+	slices.SortStableFunc(d.errs, func(a, b *Error) int { return cmp.Compare(a.Line, b.Line) })
 	return tf, d.errs
 }
 
