@@ -20,6 +20,7 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 20m $(PKGS)
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets
+	$(GO) run . test examples/webhooks
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m $(PKGS)

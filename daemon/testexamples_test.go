@@ -1,0 +1,43 @@
+package daemon
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"towerhook/definitions"
+)
+
+// TestExamplesTests: the recipes' test files pass, with placeholders and
+// with the example secrets, and every example webhook has tests.
+func TestExamplesTests(t *testing.T) {
+	for _, secrets := range []string{"", examplesSecrets} {
+		code, out, errOut := runTests(t, TestOptions{Dir: examplesDir, SecretsDir: secrets})
+		if code != 0 {
+			t.Errorf("secrets dir %q: exit %d\n%s%s", secrets, code, out, errOut)
+		}
+	}
+	files, errs := definitions.LoadTests(examplesDir)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	tested := map[string]bool{}
+	for _, f := range files {
+		if !strings.HasPrefix(f.File, "webhooks/") {
+			t.Errorf("%s: keep the recipes' tests beside them in webhooks/", f.File)
+		}
+		for _, tt := range f.Tests {
+			tested[tt.Webhook] = true
+		}
+	}
+	for _, ref := range exampleWebhooks {
+		if !tested[ref] {
+			t.Errorf("example webhook %s has no test in examples/webhooks/webhooks/*_test.yaml", ref)
+		}
+	}
+	for ref := range tested {
+		if !slices.Contains(exampleWebhooks, ref) {
+			t.Errorf("tests name %s, which is not an example webhook", ref)
+		}
+	}
+}
