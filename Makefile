@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load lint fuzz validate-examples clean
+.PHONY: all build run test bench bench-load bench-http lint fuzz validate-examples clean
 
 all: build
 
@@ -32,6 +32,16 @@ bench-load:
 	$(GO) test -c -o bin/daemon.test ./daemon/
 	cd daemon && for i in 1 2 3 4 5; do \
 		../bin/daemon.test -test.run '^$$' -test.bench 'Loopback' -test.benchtime 3s || exit 1; \
+	done
+
+# The same comparison measured by an external load generator (wrk, from the
+# distribution's packages, installed here when missing): five interleaved
+# rounds; each row's %bare and %fsync are taken within its own round.
+bench-http:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends wrk; }
+	$(GO) test -c -o bin/daemon.test ./daemon/
+	cd daemon && for i in 1 2 3 4 5; do \
+		../bin/daemon.test -test.run '^$$' -test.bench '^BenchmarkHTTP$$' -test.benchtime 1x || exit 1; \
 	done
 
 lint:

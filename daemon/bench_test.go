@@ -174,14 +174,7 @@ func bareAfter(b *testing.B, keep func(r *http.Request, body []byte) error) http
 
 // loadServe serves h on a loopback port for one loadRun and returns its req/s.
 func loadServe(b *testing.B, h http.Handler) float64 {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	defer srv.Close()
-	return loadRun(b, "http://"+ln.Addr().String()+"/cetmix_tower_webhooks/push")
+	return loadRun(b, serveLoopback(b, h)+"/cetmix_tower_webhooks/push")
 }
 
 func startBenchDaemon(b *testing.B, sync bool) *testDaemon {
