@@ -31,7 +31,7 @@ const usage = `usage: towerhook <command> [flags]
 commands:
   serve      serve webhooks from a definitions directory
   validate   check a definitions directory (exit 1 with file:line errors)
-  call       dry-run one webhook call without a server
+  call       run one webhook call without a server (--mock: a dry run)
   test       run the *_test.yaml tests of a definitions directory
   logs       show the call log (from the running daemon, or the store)
   version    print the version
