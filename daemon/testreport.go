@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,12 +27,15 @@ type testReport struct {
 // being used; err may be definitions.Errors or any error.
 func (rep *testReport) addLoadErrors(err error) {
 	var es definitions.Errors
-	if errors.As(err, &es) {
-		rep.loadErrors = append(rep.loadErrors, es...)
-		return
+	if !errors.As(err, &es) && err != nil {
+		es = definitions.Errors{{Msg: err.Error()}}
 	}
-	if err != nil {
-		rep.loadErrors = append(rep.loadErrors, &definitions.Error{Msg: err.Error()})
+	for _, e := range es {
+		// The directory's own errors (it cannot be read) come from the test
+		// files' scan and from the definitions' load alike: say them once.
+		if !slices.ContainsFunc(rep.loadErrors, func(x *definitions.Error) bool { return x.Error() == e.Error() }) {
+			rep.loadErrors = append(rep.loadErrors, e)
+		}
 	}
 }
 

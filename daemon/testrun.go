@@ -49,17 +49,15 @@ type TestOptions struct {
 // Test runs the tests below o.Dir and prints a go test style report.
 func Test(ctx context.Context, o TestOptions, stdout, stderr io.Writer) int {
 	start := time.Now()
-	r, err := newTestRunner(o)
 	var run *regexp.Regexp
-	if err == nil && o.Run != "" {
+	if o.Run != "" {
+		var err error
 		if run, err = regexp.Compile(o.Run); err != nil {
-			err = fmt.Errorf("--run: %v", err)
+			fmt.Fprintf(stderr, "towerhook test: --run: %v\n", err)
+			return 2
 		}
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "towerhook test: %v\n", err)
-		return 2
-	}
+	r := newTestRunner(o)
 	defer r.close()
 	rep := &testReport{dir: o.Dir}
 	files, ferrs := definitions.LoadTests(o.Dir)
@@ -116,7 +114,7 @@ type testTarget struct {
 	err  error
 }
 
-func newTestRunner(o TestOptions) (*testRunner, error) {
+func newTestRunner(o TestOptions) *testRunner {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -126,7 +124,7 @@ func newTestRunner(o TestOptions) (*testRunner, error) {
 	r := &testRunner{o: o, logger: slog.New(slog.DiscardHandler), targets: map[string]*testTarget{}}
 	r.sign = newSigner(r.logger)
 	r.base = r.target(nil)
-	return r, nil
+	return r
 }
 
 // close releases every engine.
