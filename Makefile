@@ -21,6 +21,7 @@ test:
 	$(GO) test -race -timeout 20m $(PKGS)
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets
 	$(GO) run . test examples/webhooks
+	$(GO) run . test examples/run-as
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m $(PKGS)

@@ -100,15 +100,10 @@ func (r *testRunner) testRequest(ctx context.Context, tg *testTarget, wh *defini
 		header.Set("Content-Type", testContentType(tr.BodyKind, wh.ContentType))
 	}
 	if tr.Sign != "" {
-		secrets := definitions.ResolveSecrets(append(slices.Clone(wh.Secrets), wh.Authenticator.Secrets...), tg.opts)
-		for k, v := range t.Secrets {
-			secrets[k] = v
-		}
-		signed, f := r.sign.run(ctx, t, body, header, secrets, r.o.Timeout, tg.set.SecretValues())
-		if f != nil {
+		var f *testFailure
+		if header, f = r.signRequest(ctx, tg, wh, t, body, header); f != nil {
 			return nil, f
 		}
-		header = signed
 	}
 	target := DefaultPrefix + wh.Endpoint
 	if q := definitions.EncodeQuery(tr.Query); q != "" {
@@ -137,6 +132,18 @@ func (r *testRunner) testRequest(ctx context.Context, tg *testTarget, wh *defini
 		header.Del("Host")
 	}
 	return req, nil
+}
+
+// signRequest runs t's sign code over the body and headers, with every
+// secret the webhook and its authenticator use (as the build resolved them)
+// and the test's own.
+func (r *testRunner) signRequest(ctx context.Context, tg *testTarget, wh *definitions.Webhook, t *definitions.Test,
+	body []byte, header http.Header) (http.Header, *testFailure) {
+	secrets := definitions.ResolveSecrets(append(slices.Clone(wh.Secrets), wh.Authenticator.Secrets...), tg.opts)
+	for k, v := range t.Secrets {
+		secrets[k] = v
+	}
+	return r.sign.run(ctx, t, body, header, secrets, r.o.Timeout, tg.set.SecretValues())
 }
 
 // testContentType is the Content-Type a body is sent with when the test

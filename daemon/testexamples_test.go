@@ -11,10 +11,12 @@ import (
 // TestExamplesTests: the recipes' test files pass, with placeholders and
 // with the example secrets, and every example webhook has tests.
 func TestExamplesTests(t *testing.T) {
-	for _, secrets := range []string{"", examplesSecrets} {
-		code, out, errOut := runTests(t, TestOptions{Dir: examplesDir, SecretsDir: secrets})
-		if code != 0 {
-			t.Errorf("secrets dir %q: exit %d\n%s%s", secrets, code, out, errOut)
+	for _, dir := range []string{examplesDir, examplesRunAs} {
+		for _, secrets := range []string{"", examplesSecrets} {
+			code, out, errOut := runTests(t, TestOptions{Dir: dir, SecretsDir: secrets})
+			if code != 0 || strings.Contains(out, "\n0 passed") {
+				t.Errorf("%s, secrets dir %q: exit %d\n%s%s", dir, secrets, code, out, errOut)
+			}
 		}
 	}
 	files, errs := definitions.LoadTests(examplesDir)
