@@ -224,6 +224,13 @@ tests:
   webhook: clock
   request: {headers: {X-Token: nope}}
   expect: {message_regex: ^OK$}
+- name: a number set by sign is sent as its digits
+  webhook: clock
+  secrets: {api_token: "1772366400"}
+  now: 1772366400
+  request:
+    sign: headers["X-Token"] = time.time()
+  expect: {status: 200}
 `
 	dir := testRunDir(t, "http://127.0.0.1:1", "/nonexistent/marker", map[string]string{"e_test.yaml": file})
 	code, out, _ := runTests(t, TestOptions{Dir: dir})
@@ -239,7 +246,7 @@ tests:
 		`e_test.yaml:30: requests: want 1 call(s), got 0 []`,
 		`--- FAIL: regex wrong`,
 		`e_test.yaml:35: message: want a match of "^OK$", got "Invalid token"`,
-		"3 passed, 2 failed\n",
+		"4 passed, 2 failed\n",
 	}
 	for _, w := range want {
 		if !strings.Contains(out, w) {

@@ -110,8 +110,10 @@ func signedHeaders(text string) (http.Header, *testFailure) {
 		switch x := v.(type) {
 		case string:
 			out.Set(k, x)
-		case float64, bool:
-			out.Set(k, fmt.Sprint(x))
+		case float64:
+			out.Set(k, strconv.FormatFloat(x, 'f', -1, 64))
+		case bool:
+			out.Set(k, strconv.FormatBool(x))
 		default:
 			return nil, &testFailure{msg: fmt.Sprintf("request.sign: header %q must be a string", k)}
 		}
