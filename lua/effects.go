@@ -52,3 +52,21 @@ func (st *state) now() time.Time {
 	}
 	return time.Now()
 }
+
+// doHTTP performs a requests.* call: through the call's Effects, else the
+// real client.
+func (st *state) doHTTP(spec HTTPSpec) (HTTPResponse, error) {
+	if eff := st.effects(); eff != nil {
+		return eff.HTTP(st.cur.ctx, spec)
+	}
+	return st.e.http.Do(st.cur.ctx, spec)
+}
+
+// runProc runs a subprocess.run call for the script named ref: through the
+// call's Effects, else the real runner.
+func (st *state) runProc(ctx context.Context, ref string, spec ProcSpec) (ProcResult, error) {
+	if eff := st.effects(); eff != nil {
+		return eff.Run(ctx, spec)
+	}
+	return st.e.proc.Run(ctx, ref, spec)
+}

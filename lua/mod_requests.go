@@ -59,13 +59,7 @@ func (st *state) openRequests() *glua.LTable {
 			}
 			spec.Timeout = seconds(L, opts.RawGetString("timeout"))
 		}
-		var resp HTTPResponse
-		var err error
-		if eff := st.effects(); eff != nil {
-			resp, err = eff.HTTP(st.cur.ctx, spec)
-		} else {
-			resp, err = st.e.http.Do(st.cur.ctx, spec)
-		}
+		resp, err := st.doHTTP(spec)
 		if err != nil {
 			L.RaiseError("%s", err.Error())
 		}

@@ -89,13 +89,7 @@ func (st *state) openSubprocess() *glua.LTable {
 		if cs.call != nil {
 			ref = cs.call.Reference
 		}
-		var res ProcResult
-		var err error
-		if eff := st.effects(); eff != nil {
-			res, err = eff.Run(cs.ctx, spec)
-		} else {
-			res, err = st.e.proc.Run(cs.ctx, ref, spec)
-		}
+		res, err := st.runProc(cs.ctx, ref, spec)
 		if err != nil {
 			L.RaiseError("%s", err.Error())
 		}
