@@ -22,6 +22,8 @@ import (
 type testDecoder struct {
 	src  *source
 	errs Errors
+	// tooLarge: a JSON value passed maxJSONSize (reported once).
+	tooLarge bool
 }
 
 func (d *testDecoder) errf(line int, format string, args ...any) {

@@ -1,6 +1,7 @@
 package definitions
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -118,6 +119,25 @@ func TestDecodeTestFileBad(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDecodeTestFileAliasBomb: aliases that repeat each other cannot make
+// a test's JSON grow without end.
+func TestDecodeTestFileAliasBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("towerhook_test_version: 1\nx0: &a0 [\"" + strings.Repeat("x", 64) + "\"]\n")
+	for i := 1; i < 40; i++ {
+		fmt.Fprintf(&b, "x%d: &a%d [*a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1)
+	}
+	b.WriteString("tests:\n- {name: a, webhook: x, request: {json: *a39}}\n")
+	_, errs := DecodeTestFile("bomb_test.yaml", []byte(b.String()))
+	found := false
+	for _, e := range errs {
+		found = found || strings.Contains(e.Msg, "request.json: larger than 4 MiB")
+	}
+	if !found {
+		t.Errorf("errors: %v", errs)
 	}
 }
 

@@ -18,12 +18,23 @@ func (d *testDecoder) json(v *yaml.Node, what string) []byte {
 	return b.Bytes()
 }
 
-// maxJSONDepth bounds nesting (and alias expansion) of a test's JSON.
-const maxJSONDepth = 64
+// Bounds of a test's JSON value: nesting, and size (aliases repeat what
+// they point to, so a few lines of YAML could otherwise expand without end).
+const (
+	maxJSONDepth = 64
+	maxJSONSize  = 4 << 20
+)
 
 func (d *testDecoder) appendJSON(b *bytes.Buffer, v *yaml.Node, what string, depth int) {
 	v = resolve(v)
-	if depth > maxJSONDepth {
+	switch {
+	case b.Len() > maxJSONSize:
+		if !d.tooLarge {
+			d.tooLarge = true
+			d.errf(v.Line, "%s: larger than %d MiB", what, maxJSONSize>>20)
+		}
+		return
+	case depth > maxJSONDepth:
 		d.errf(v.Line, "%s: nested too deeply", what)
 		b.WriteString("null")
 		return
@@ -87,6 +98,16 @@ func appendJSONScalar(b *bytes.Buffer, v *yaml.Node) {
 
 // writeJSONString writes s as a JSON string, without HTML escaping.
 func writeJSONString(b *bytes.Buffer, s string) {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		plain = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\'
+	}
+	if plain {
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return
+	}
 	enc := json.NewEncoder(b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s) // a string always encodes
