@@ -99,19 +99,8 @@ func loadPost(b *testing.B, url string, body []byte, headers map[string]string) 
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
-				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-				for k, v := range headers {
-					req.Header.Set(k, v)
-				}
-				resp, err := client.Do(req)
-				if err != nil {
+				if err := postOK(client, url, body, headers); err != nil {
 					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					b.Errorf("status %d", resp.StatusCode)
 					return
 				}
 			}
@@ -127,6 +116,28 @@ func loadPost(b *testing.B, url string, body []byte, headers map[string]string) 
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/req")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(runtime.NumCPU()), "busy%")
 	return rate
+}
+
+// postOK posts body with headers to url; an answer other than 200 is an
+// error.
+func postOK(client *http.Client, url string, body []byte, headers map[string]string) error {
+	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
 }
 
 // processCPU returns the user plus system CPU time the process has used.

@@ -41,7 +41,7 @@ func Validate(o ValidateOptions, stdout, stderr io.Writer) int {
 		return 1
 	}
 	allowMissing := o.SecretsDir == "" && !o.RequireSecrets && !hasSecretEnv(os.Environ())
-	set, err := definitions.LoadDir(o.Dir, definitions.Options{SecretsDir: o.SecretsDir, AllowMissingSecrets: allowMissing})
+	set, err := loadSet(o.Dir, definitions.Options{SecretsDir: o.SecretsDir, AllowMissingSecrets: allowMissing})
 	if err == nil {
 		var t *table
 		t, err = buildTable(set, buildOptions{
@@ -177,7 +177,7 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 		return code
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	set, err := definitions.LoadDir(o.Dir, definitions.Options{SecretsDir: o.SecretsDir})
+	set, err := loadSet(o.Dir, definitions.Options{SecretsDir: o.SecretsDir})
 	var t *table
 	if err == nil {
 		t, err = buildTable(set, buildOptions{Logger: logger, DefaultTimeout: o.Timeout, LuaMetrics: lua.NewMetrics(nil),

@@ -337,6 +337,7 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 	if rec.RequestPayload == nil {
 		rec.RequestPayload = json.RawMessage("{}")
 	}
+	capRecord(rec, c.t.set.SecretValues())
 	c.withdraw()
 	if p.appendFn != nil {
 		// The request's context may be cancelled by a client that went away;

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -41,6 +43,13 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 // startDaemon runs Serve over files; mod may adjust the options.
 func startDaemon(t testing.TB, files map[string]string, mod func(*Options)) *testDaemon {
 	t.Helper()
+	return startDaemonLogged(t, files, mod, nil)
+}
+
+// startDaemonLogged is startDaemon with the daemon's log written to logw
+// as JSON lines (debug level) when logw is not nil.
+func startDaemonLogged(t testing.TB, files map[string]string, mod func(*Options), logw io.Writer) *testDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, files)
 	o := DefaultOptions()
@@ -58,7 +67,10 @@ func startDaemon(t testing.TB, files map[string]string, mod func(*Options)) *tes
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &testDaemon{t: t, dir: dir, data: o.Data, cancel: cancel, done: make(chan error, 1)}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	switch {
+	case logw != nil:
+		logger = slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case testing.Verbose():
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	go func() { d.done <- Serve(ctx, o, logger) }()
@@ -161,3 +173,29 @@ func metricsText(t testing.TB, admin string) string {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// logBuffer collects a daemon's JSON log lines (safe for concurrent use).
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// entries returns the decoded log lines whose msg is msg.
+func (l *logBuffer) entries(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}

@@ -48,6 +48,10 @@ type Options struct {
 	DisableRequests      bool
 	ShutdownTimeout      time.Duration
 	MaxConcurrentProcess int
+	// ReloadSettle is how long a file changed in place must stay unchanged
+	// before a watched or periodic reload loads it (README "Reload"); 0
+	// loads at once.
+	ReloadSettle time.Duration
 	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code
 	// is interrupted when the live heap passes 80% of it. 0 turns it off.
 	MaxMemory Size
@@ -77,6 +81,7 @@ func DefaultOptions() Options {
 		LogFormat:        "json",
 		LogLevel:         "info",
 		RescanInterval:   60 * time.Second,
+		ReloadSettle:     DefaultReloadSettle,
 		ShutdownTimeout:  30 * time.Second,
 		// Children mostly wait (deploy scripts, network); 16 per CPU keeps a
 		// burst from fork-bombing the host without starving short commands
@@ -159,6 +164,7 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.StringVar(&o.LogFormat, "log-format", o.LogFormat, "json or text")
 	fs.StringVar(&o.LogLevel, "log-level", o.LogLevel, "debug, info, warn or error")
 	fs.DurationVar(&o.RescanInterval, "rescan-interval", o.RescanInterval, "periodic full rescan (0 disables)")
+	fs.DurationVar(&o.ReloadSettle, "reload-settle", o.ReloadSettle, "a file written in place loads once unchanged this long (at most 10 times this wait; 0 = at once)")
 	fs.BoolVar(&o.DisableSubprocess, "disable-subprocess", o.DisableSubprocess, "remove the subprocess module")
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")

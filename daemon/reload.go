@@ -34,6 +34,9 @@ type reloader struct {
 	luaMetrics *lua.Metrics
 	current    atomic.Pointer[table]
 	requests   chan reloadRequest
+	// settle holds back hinted reloads while a file is being written in
+	// place (settle.go); nil: never. Used by the reload loop only.
+	settle *settler
 
 	mu       sync.Mutex // guards the fields below (read by the admin API)
 	last     ReloadResult
@@ -44,13 +47,12 @@ type reloader struct {
 type reloadRequest struct {
 	reason string
 	done   chan ReloadResult
+	// hinted: a file event asked for it; it waits until changed files are
+	// settled. Explicit reloads (SIGHUP, admin API) load at once.
+	hinted bool
 }
 
 func newReloader(dir string, defOpts definitions.Options, bo buildOptions, m *metrics, logger *slog.Logger) *reloader {
-	// Every reload compiles all code in buildTable, which reports Lua errors
-	// as LoadDir's stand-in check would: skip that check, so each code is
-	// parsed once. (validate keeps it, to list YAML and Lua errors in one run.)
-	defOpts.SkipCodeCheck = true
 	r := &reloader{
 		dir: dir, defOpts: defOpts, buildOpts: bo, logger: logger, metrics: m,
 		luaMetrics: bo.LuaMetrics,
@@ -73,25 +75,60 @@ func (r *reloader) run(ctx context.Context, periodic time.Duration) {
 		defer t.Stop()
 		tick = t.C
 	}
+	held := time.NewTimer(time.Hour)
+	held.Stop()
+	defer held.Stop()
+	postponed := "" // the reason of a hinted reload held back by settle
+	hinted := func(reason string) {
+		wait, file := r.settle.wait(time.Now(), definitions.StatFiles(r.dir))
+		if wait == 0 {
+			if file != "" {
+				r.logger.Warn("definitions file still changing; loading it anyway", "file", file, "waited", r.settle.maxWait)
+			}
+			postponed = ""
+			r.reload(reason)
+			return
+		}
+		if postponed == "" {
+			r.logger.Info("reload held back: a definitions file is being written", "file", file, "reason", reason)
+		}
+		postponed = reason
+		held.Reset(wait)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case req := <-r.requests:
+			if req.hinted {
+				hinted(req.reason)
+				continue
+			}
 			res := r.reload(req.reason)
 			if req.done != nil {
 				req.done <- res
 			}
 		case <-tick:
-			r.reload("periodic")
+			hinted("periodic")
+		case <-held.C:
+			hinted(postponed)
 		}
 	}
 }
 
-// trigger asks for a reload without waiting; bursts collapse in the queue.
+// trigger asks for an explicit reload without waiting; bursts collapse in
+// the queue.
 func (r *reloader) trigger(reason string) {
 	select {
 	case r.requests <- reloadRequest{reason: reason}:
+	default:
+	}
+}
+
+// hint asks for a reload once changed files have settled (file events).
+func (r *reloader) hint(reason string) {
+	select {
+	case r.requests <- reloadRequest{reason: reason, hinted: true}:
 	default:
 	}
 }
@@ -117,7 +154,10 @@ func (r *reloader) reloadWait(ctx context.Context, reason string) (ReloadResult,
 func (r *reloader) reload(reason string) ReloadResult {
 	now := time.Now()
 	res := ReloadResult{Reason: reason, Time: now}
-	set, err := definitions.LoadDir(r.dir, r.defOpts)
+	if r.settle != nil {
+		r.settle.loading(definitions.StatFiles(r.dir))
+	}
+	set, err := loadSet(r.dir, r.defOpts)
 	var t *table
 	if err == nil {
 		cur := r.current.Load()

@@ -81,6 +81,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 		DisableSubprocess: o.DisableSubprocess, DisableRequests: o.DisableRequests,
 		MaxSubprocesses: o.MaxConcurrentProcess, PoolSize: o.MaxConcurrent, Shared: shared,
 	}, m, logger)
+	rl.settle = newSettler(o.ReloadSettle)
 	rl.reload("startup")
 
 	p := newPipeline(o, &rl.current, m, logger, store.Append)
@@ -112,12 +113,12 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	defer stopBG()
 	go rl.run(bg, o.RescanInterval)
 	w := newWatcher(o.Dir, logger, watchQuiet, watchMaxDelay)
-	go w.run(bg, func(reason string) { rl.trigger("watch: " + reason) })
+	go w.run(bg, func(reason string) { rl.hint("watch: " + reason) })
 	if o.SecretsDir != "" {
 		// A Kubernetes Secret update swaps the ..data link: reload for it too.
 		// (Plain edits of secret files are picked up by the periodic rescan.)
 		sw := newWatcher(o.SecretsDir, logger, watchQuiet, watchMaxDelay)
-		go sw.run(bg, func(reason string) { rl.trigger("secrets watch: " + reason) })
+		go sw.run(bg, func(reason string) { rl.hint("secrets watch: " + reason) })
 	}
 	if o.Reload != nil {
 		go func() {
@@ -141,7 +142,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	select {
 	case <-w.ready():
 		// Close the gap between the start-up load and the first watch.
-		rl.trigger("watch established")
+		rl.hint("watch established")
 	case <-time.After(10 * time.Second):
 		logger.Warn("directory watch not established yet; relying on the periodic rescan")
 	case <-ctx.Done():
@@ -187,6 +188,9 @@ func checkOptions(o *Options) error {
 	}
 	if o.MaxConcurrent <= 0 {
 		return fmt.Errorf("--max-concurrent must be positive")
+	}
+	if o.ReloadSettle < 0 {
+		return fmt.Errorf("--reload-settle must be 0 (load at once) or more")
 	}
 	if o.LogRetentionDays < 0 {
 		return fmt.Errorf("--log-retention-days must be 0 (forever) or more")

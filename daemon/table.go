@@ -74,6 +74,15 @@ type buildOptions struct {
 	SkipUsers bool
 }
 
+// loadSet reads a definitions directory the way serve, validate and call
+// all do: LoadDir leaves the Lua check of a valid directory to buildTable
+// (each code is parsed once) and lists every error of an invalid one, Lua
+// syntax errors included, so every command reports the same errors.
+func loadSet(dir string, o definitions.Options) (*definitions.Set, error) {
+	o.SkipCodeCheck = true
+	return definitions.LoadDir(dir, o)
+}
+
 // buildTable compiles every script of set and resolves run_as users. It is
 // the one build path shared by serve, validate and call: what validates,
 // serves. All fallible work happens here, before any swap.

@@ -148,7 +148,7 @@ func (r *testRunner) target(secrets map[string]string) *testTarget {
 	if !ok {
 		tg = &testTarget{opts: definitions.Options{
 			SecretsDir: r.o.SecretsDir, Environ: r.o.Environ, Secrets: secrets,
-			AllowMissingSecrets: true, SkipCodeCheck: true,
+			AllowMissingSecrets: true,
 		}}
 		r.targets[key] = tg
 	}
@@ -174,7 +174,7 @@ func secretsKey(secrets map[string]string) string {
 // load builds the target exactly as serve does (LoadDir, buildTable, the
 // pipeline), except that run_as users are not resolved: no process starts.
 func (tg *testTarget) load(r *testRunner) {
-	set, err := definitions.LoadDir(r.o.Dir, tg.opts)
+	set, err := loadSet(r.o.Dir, tg.opts)
 	if err == nil {
 		tg.t, err = buildTable(set, buildOptions{
 			Logger: r.logger, DefaultTimeout: r.o.Timeout, SkipUsers: true, PoolSize: r.o.Parallel,

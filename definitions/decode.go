@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,10 @@ type rawRecord struct {
 	nested       *rawRecord // nested authenticator definition
 
 	errs []*Error
+	// codePending: the code's syntax check was skipped while decoding
+	// (Options.SkipCodeCheck); its error belongs at errs[codeErrAt].
+	codePending bool
+	codeErrAt   int
 
 	// set by the cross-file phase
 	canonical *rawRecord // the record this one duplicates, or itself
@@ -511,12 +516,38 @@ func (d *decoder) prepareCode(src *source, r *rawRecord, keyLine int, n *yaml.No
 		r.errf(r.codeLine, "%s", msg)
 	}
 	if d.skipCode {
+		// Checked by build only if the load fails anyway (Options.SkipCodeCheck).
+		r.codePending, r.codeErrAt = true, len(r.errs)
 		return
 	}
-	if p := checkLua(r.code, r.file); p != nil {
-		vals := append([]string(nil), r.values...)
-		sortSecretValues(vals)
-		r.errf(codeFileLine(r.code, r.codeLine, r.codeLines, p.line), "%s", LuaErrorText(p.msg, p.line, vals))
+	if e := r.codeError(); e != nil {
+		r.errs = append(r.errs, e)
+	}
+}
+
+// codeError syntax-checks the record's code: nil, or the error that names
+// the file line and the Lua line.
+func (r *rawRecord) codeError() *Error {
+	p := checkLua(r.code, r.file)
+	if p == nil {
+		return nil
+	}
+	vals := append([]string(nil), r.values...)
+	sortSecretValues(vals)
+	return &Error{File: r.file, Line: codeFileLine(r.code, r.codeLine, r.codeLines, p.line), Reference: r.ref,
+		Msg: LuaErrorText(p.msg, p.line, vals)}
+}
+
+// checkPendingCode runs the code checks that decoding skipped, putting
+// each error where decoding would have (so the errors and their order are
+// the same as a load without SkipCodeCheck).
+func (r *rawRecord) checkPendingCode() {
+	if !r.codePending {
+		return
+	}
+	r.codePending = false
+	if e := r.codeError(); e != nil {
+		r.errs = slices.Insert(r.errs, r.codeErrAt, e)
 	}
 }
 

@@ -35,10 +35,12 @@ type Options struct {
 	// Secrets are secret values that win over SecretsDir and Environ
 	// (towerhook test's per-test secrets). Optional.
 	Secrets map[string]string
-	// SkipCodeCheck leaves Lua syntax checking to the caller: the daemon's
-	// build step compiles every code with the lua package anyway and
-	// reports errors the same way (file, line, reference, Lua line), so a
-	// reload parses each code once, not twice.
+	// SkipCodeCheck leaves Lua syntax checking of a valid directory to the
+	// caller: the daemon's build step compiles every code with the lua
+	// package anyway and reports errors the same way (file, line,
+	// reference, Lua line), so a reload parses each code once, not twice.
+	// A load that fails for other reasons still checks every code, so it
+	// reports exactly the errors a load without SkipCodeCheck reports.
 	SkipCodeCheck bool
 }
 
@@ -79,6 +81,23 @@ func LoadDir(dir string, opts Options) (*Set, error) {
 	close(next)
 	wg.Wait()
 	return build(files, results)
+}
+
+// StatFiles returns the files LoadDir would read below dir, by their
+// slash-separated path relative to the scanned root, with what os.Stat
+// says of them (symbolic links followed). A file that vanishes meanwhile
+// is left out; folders that cannot be read are skipped (LoadDir reports
+// them). The daemon compares the files between reloads to hold back one
+// that is still being written (README "Reload").
+func StatFiles(dir string) map[string]fs.FileInfo {
+	root, files, _ := scanDir(dir, false)
+	out := make(map[string]fs.FileInfo, len(files))
+	for _, f := range files {
+		if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(f))); err == nil {
+			out[f] = fi
+		}
+	}
+	return out
 }
 
 // pathErrText is err without the absolute path that fs.PathError carries.
@@ -221,6 +240,13 @@ func build(files []string, results []fileResult) (*Set, error) {
 		routes[key] = w
 	}
 
+	if len(errs) > 0 || slices.ContainsFunc(all, func(r *rawRecord) bool { return len(r.errs) > 0 }) {
+		// The load fails: list every error, Lua syntax errors included,
+		// whatever the caller meant to compile itself.
+		for _, r := range all {
+			r.checkPendingCode()
+		}
+	}
 	for _, r := range all {
 		for _, e := range r.errs {
 			if e.Reference == "" {

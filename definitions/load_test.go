@@ -268,6 +268,7 @@ func TestLoadDirBad(t *testing.T) {
 		{"invalid_reference", []string{`defs.yaml:4: Open-Door: reference "Open-Door" is not valid`}},
 		{"invalid_yaml", []string{`defs.yaml:3: invalid YAML: did not find expected ',' or ']'`}},
 		{"ip_list_true", []string{`defs.yaml:6: open: allowed_ip_addresses: expected comma-separated IPs or CIDRs or false, got "true"`}},
+		{"lua_and_unknown_key", []string{`a.yaml:13: hook: unknown key "enpoint"`, `b.yaml:9: other: lua syntax error: syntax error near '=' (lua line 1)`}},
 		{"lua_compile", []string{`defs.yaml:14: hook: lua syntax error: cannot use '...' outside a vararg function (lua line 2)`}},
 		{"lua_folded", []string{
 			`defs.yaml:10: folded: lua syntax error: syntax error near '=' (lua line 2)`,
@@ -337,6 +338,34 @@ func TestLoadDirBad(t *testing.T) {
 				if i < len(errs) && !strings.Contains(errs[i].Error(), want) {
 					t.Errorf("error %d = %q, want it to contain %q", i, errs[i].Error(), want)
 				}
+			}
+		})
+	}
+}
+
+// TestSkipCodeCheckSameErrors: a load that fails reports the same errors,
+// in the same order, with or without SkipCodeCheck (the daemon's reloads
+// skip the check, validate reports what they report); only a directory
+// whose sole errors are Lua syntax errors loads without the check (the
+// caller's compile step reports them).
+func TestSkipCodeCheckSameErrors(t *testing.T) {
+	dirs, err := os.ReadDir(filepath.Join("testdata", "bad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		t.Run(d.Name(), func(t *testing.T) {
+			dir := filepath.Join("testdata", "bad", d.Name())
+			_, checked := LoadDir(dir, Options{Environ: noEnv})
+			_, skipped := LoadDir(dir, Options{Environ: noEnv, SkipCodeCheck: true})
+			if skipped == nil {
+				if !strings.HasPrefix(d.Name(), "lua_") || d.Name() == "lua_and_unknown_key" {
+					t.Errorf("loads without the code check; with it: %v", checked)
+				}
+				return
+			}
+			if skipped.Error() != checked.Error() {
+				t.Errorf("with SkipCodeCheck:\n%v\nwithout:\n%v", skipped, checked)
 			}
 		})
 	}
