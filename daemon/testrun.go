@@ -171,7 +171,7 @@ func secretsKey(secrets map[string]string) string {
 	return b.String()
 }
 
-// load builds the target exactly as serve does (LoadDir, buildTable, the
+// load builds the target exactly as serve does (loadSet, buildTable, the
 // pipeline), except that run_as users are not resolved: no process starts.
 func (tg *testTarget) load(r *testRunner) {
 	set, err := loadSet(r.o.Dir, tg.opts)
