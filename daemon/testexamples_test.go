@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -41,5 +42,30 @@ func TestExamplesTests(t *testing.T) {
 		if !slices.Contains(exampleWebhooks, ref) {
 			t.Errorf("tests name %s, which is not an example webhook", ref)
 		}
+	}
+}
+
+// TestReadmeTestExample: the complete example of README "Test your
+// definitions" (the webhook and its tests) passes as printed.
+func TestReadmeTestExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := func(first string) string {
+		text := string(readme)
+		i := strings.Index(text, first)
+		if i < 0 {
+			t.Fatalf("README has no block starting %q", first)
+		}
+		return text[i : i+strings.Index(text[i:], "```")]
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"webhooks/deploy.yaml":      block("# webhooks/deploy.yaml\n"),
+		"webhooks/deploy_test.yaml": block("# webhooks/deploy_test.yaml"),
+	})
+	if code, out, errOut := runTests(t, TestOptions{Dir: dir}); code != 0 || !strings.HasSuffix(out, "2 passed, 0 failed\n") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
