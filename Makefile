@@ -54,6 +54,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTestFile -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzJSONBridge -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
+	$(GO) test -run '^$$' -fuzz FuzzPatternDiff -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/

@@ -102,55 +102,51 @@ func (st *state) subject(L *glua.LState) string {
 	return s
 }
 
-func (st *state) find(L *glua.LState, pat, s string, init, limit int) []*lpMatch {
-	mds, err := lpFind(st.cur.ctx, pat, bytesOf(s), init, limit)
+func (st *state) find(L *glua.LState, pat, s string, init, limit int) []patternMatch {
+	mds, err := findPattern(st.cur.ctx, pat, s, init, limit)
 	if err != nil {
 		L.RaiseError("%s", err.Error())
 	}
 	return mds
 }
 
-func strIndex(s string, i int, start bool) int {
-	if start && i != 0 {
-		i--
+// initOffset turns the 1-based, possibly negative init argument of
+// string.find and string.match into a byte offset of s (at least 0; past the
+// end means no match).
+func initOffset(s string, init int) int {
+	if init < 0 {
+		init += len(s) + 1
 	}
-	l := len(s)
-	if i < 0 {
-		i = l + i + 1
-	}
-	if i < 0 {
-		i = 0
-	}
-	if !start && i > l {
-		i = l
-	}
-	return i
+	return max(init-1, 0)
 }
 
-func pushCaptures(L *glua.LState, s string, md *lpMatch, wholeIfNone bool) int {
-	if md.CaptureLength() == 2 {
+// captureValue is capture c of a match in s as Lua sees it: its text, or
+// the 1-based position of a position capture.
+func captureValue(s string, c patternCapture) glua.LValue {
+	if c.position {
+		return glua.LNumber(c.start + 1)
+	}
+	return glua.LString(s[c.start:c.end])
+}
+
+func pushCaptures(L *glua.LState, s string, md patternMatch, wholeIfNone bool) int {
+	if len(md.caps) == 0 {
 		if wholeIfNone {
-			L.Push(glua.LString(s[md.Capture(0):md.Capture(1)]))
+			L.Push(glua.LString(s[md.start:md.end]))
 			return 1
 		}
 		return 0
 	}
-	n := 0
-	for i := 2; i < md.CaptureLength(); i += 2 {
-		if md.IsPosCapture(i) {
-			L.Push(glua.LNumber(md.Capture(i)))
-		} else {
-			L.Push(glua.LString(s[md.Capture(i):md.Capture(i+1)]))
-		}
-		n++
+	for _, c := range md.caps {
+		L.Push(captureValue(s, c))
 	}
-	return n
+	return len(md.caps)
 }
 
 func (st *state) strFind(L *glua.LState) int {
 	s := L.CheckString(1)
 	pat := L.CheckString(2)
-	init := strIndex(s, L.OptInt(3, 1), true)
+	init := initOffset(s, L.OptInt(3, 1))
 	plain := glua.LVAsBool(L.Get(4))
 	if init > len(s) {
 		L.Push(glua.LNil)
@@ -173,15 +169,15 @@ func (st *state) strFind(L *glua.LState) int {
 		return 1
 	}
 	md := mds[0]
-	L.Push(glua.LNumber(md.Capture(0) + 1))
-	L.Push(glua.LNumber(md.Capture(1)))
+	L.Push(glua.LNumber(md.start + 1))
+	L.Push(glua.LNumber(md.end))
 	return 2 + pushCaptures(L, s, md, false)
 }
 
 func (st *state) strMatch(L *glua.LState) int {
 	s := st.subject(L)
 	pat := L.CheckString(2)
-	init := strIndex(s, L.OptInt(3, 1), true)
+	init := initOffset(s, L.OptInt(3, 1))
 	if init > len(s) {
 		L.Push(glua.LNil)
 		return 1
@@ -224,20 +220,23 @@ func (st *state) strGsub(L *glua.LState) int {
 	}
 	var b strings.Builder
 	last := 0
-	capture := func(md *lpMatch, idx int) string {
-		if idx == 0 || (idx == 2 && md.CaptureLength() == 2) {
-			return s[md.Capture(0):md.Capture(1)]
+	// capture is "%d" of a replacement string: %0 (and %1 without
+	// captures) is the whole match.
+	capture := func(md patternMatch, d int) string {
+		if d == 0 || (d == 1 && len(md.caps) == 0) {
+			return s[md.start:md.end]
 		}
-		if idx >= md.CaptureLength() {
+		if d > len(md.caps) {
 			L.RaiseError("invalid capture index")
 		}
-		if md.IsPosCapture(idx) {
-			return strconv.Itoa(md.Capture(idx))
+		c := md.caps[d-1]
+		if c.position {
+			return strconv.Itoa(c.start + 1)
 		}
-		return s[md.Capture(idx):md.Capture(idx+1)]
+		return s[c.start:c.end]
 	}
 	for _, md := range mds {
-		start, end := md.Capture(0), md.Capture(1)
+		start, end := md.start, md.end
 		b.WriteString(s[last:start])
 		last = end
 		whole := s[start:end]
@@ -253,7 +252,7 @@ func (st *state) strGsub(L *glua.LState) int {
 				i++
 				c = rs[i]
 				if c >= '0' && c <= '9' {
-					b.WriteString(capture(md, 2*int(c-'0')))
+					b.WriteString(capture(md, int(c-'0')))
 				} else {
 					b.WriteByte(c)
 				}
@@ -287,12 +286,11 @@ func (st *state) strGsub(L *glua.LState) int {
 	return 2
 }
 
-func keyOfMatch(md *lpMatch, s string) glua.LValue {
-	if md.CaptureLength() == 2 {
-		return glua.LString(s[md.Capture(0):md.Capture(1)])
+// keyOfMatch is the key a gsub replacement table is indexed with: the first
+// capture, or the whole match.
+func keyOfMatch(md patternMatch, s string) glua.LValue {
+	if len(md.caps) == 0 {
+		return glua.LString(s[md.start:md.end])
 	}
-	if md.IsPosCapture(2) {
-		return glua.LNumber(md.Capture(2))
-	}
-	return glua.LString(s[md.Capture(2):md.Capture(3)])
+	return captureValue(s, md.caps[0])
 }
