@@ -58,6 +58,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/
+	$(GO) test -run '^$$' -fuzz FuzzSecretMasking -fuzztime 60s ./daemon/
+	$(GO) test -run '^$$' -fuzz FuzzEachMatch -fuzztime 60s ./lua/
+	$(GO) test -run '^$$' -fuzz FuzzAppendString -fuzztime 60s ./internal/jsonx/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"towerhook/definitions"
+	"towerhook/internal/jsonx"
 	"towerhook/logs"
 	"towerhook/lua"
 )
@@ -655,7 +656,7 @@ func allowedResponseHeader(k string) bool {
 
 // writeMessage answers {"message": msg}.
 func writeMessage(w http.ResponseWriter, status int, msg string) {
-	writeRawMessage(w, status, appendJSONString(make([]byte, 0, len(msg)+2), msg))
+	writeRawMessage(w, status, jsonx.AppendString(make([]byte, 0, len(msg)+2), msg))
 }
 
 // writeRawMessage answers {"message": <raw JSON>}.
@@ -669,23 +670,4 @@ func writeRawMessage(w http.ResponseWriter, status int, raw []byte) {
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
 	w.Write(b)
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			// Escapes and UTF-8 checks as encoding/json; no HTML escaping
-			// (an application/json answer, as Tower's: "<lua>", not "\u003clua\u003e").
-			var q bytes.Buffer
-			enc := json.NewEncoder(&q)
-			enc.SetEscapeHTML(false)
-			if enc.Encode(s) != nil {
-				return append(b, `""`...)
-			}
-			return append(b, bytes.TrimSuffix(q.Bytes(), []byte("\n"))...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }

@@ -163,7 +163,13 @@ func getJSON(t testing.TB, url string, v any) int {
 // metricsText returns the admin /metrics text.
 func metricsText(t testing.TB, admin string) string {
 	t.Helper()
-	resp, err := http.Get(admin + "/metrics")
+	return getText(t, admin+"/metrics")
+}
+
+// getText returns the body of a GET of url.
+func getText(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +190,20 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
+}
+
+// String returns the log so far.
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// Reset empties the log.
+func (l *logBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Reset()
 }
 
 // entries returns the decoded log lines whose msg is msg.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"towerhook/definitions"
+	"towerhook/internal/jsonx"
 	"towerhook/logs"
 	"towerhook/lua"
 )
@@ -522,8 +523,8 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 		enc.SetEscapeHTML(false)
 		enc.Encode(s)
 		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-		if got := appendJSONString(nil, s); string(got) != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		if got := jsonx.AppendString(nil, s); string(got) != string(want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"towerhook/internal/jsonx"
 )
 
 // appendRecordJSON appends the JSON of r, field for field what json.Marshal
@@ -14,37 +15,37 @@ import (
 // must be valid JSON or empty (capPayload guarantees it).
 func appendRecordJSON(b []byte, r *Record) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, r.ID)
+	b = jsonx.AppendString(b, r.ID)
 	b = append(b, `,"time":"`...)
 	b = r.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","webhook":`...)
-	b = appendString(b, r.Webhook)
+	b = jsonx.AppendString(b, r.Webhook)
 	b = append(b, `,"webhook_name":`...)
-	b = appendString(b, r.WebhookName)
+	b = jsonx.AppendString(b, r.WebhookName)
 	b = append(b, `,"endpoint":`...)
-	b = appendString(b, r.Endpoint)
+	b = jsonx.AppendString(b, r.Endpoint)
 	b = append(b, `,"method":`...)
-	b = appendString(b, r.Method)
+	b = jsonx.AppendString(b, r.Method)
 	b = append(b, `,"authenticator":`...)
-	b = appendString(b, r.Authenticator)
+	b = jsonx.AppendString(b, r.Authenticator)
 	b = append(b, `,"authentication_status":`...)
-	b = appendString(b, r.AuthenticationStatus)
+	b = jsonx.AppendString(b, r.AuthenticationStatus)
 	b = append(b, `,"code_status":`...)
-	b = appendString(b, r.CodeStatus)
+	b = jsonx.AppendString(b, r.CodeStatus)
 	b = append(b, `,"http_status":`...)
 	b = strconv.AppendInt(b, int64(r.HTTPStatus), 10)
 	b = append(b, `,"result_message":`...)
-	b = appendString(b, r.ResultMessage)
+	b = jsonx.AppendString(b, r.ResultMessage)
 	b = append(b, `,"error_message":`...)
-	b = appendString(b, r.ErrorMessage)
+	b = jsonx.AppendString(b, r.ErrorMessage)
 	b = append(b, `,"run_as":`...)
-	b = appendString(b, r.RunAs)
+	b = jsonx.AppendString(b, r.RunAs)
 	b = append(b, `,"ip_address":`...)
-	b = appendString(b, r.IPAddress)
+	b = jsonx.AppendString(b, r.IPAddress)
 	b = append(b, `,"duration_seconds":`...)
 	b = appendFloat(b, r.DurationSeconds)
 	b = append(b, `,"request_id":`...)
-	b = appendString(b, r.RequestID)
+	b = jsonx.AppendString(b, r.RequestID)
 	b = append(b, `,"request_headers":`...)
 	if r.RequestHeaders == nil {
 		b = append(b, "null"...)
@@ -59,9 +60,9 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonx.AppendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, r.RequestHeaders[k])
+			b = jsonx.AppendString(b, r.RequestHeaders[k])
 		}
 		b = append(b, '}')
 	}
@@ -75,7 +76,7 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 		b = append(b, `,"truncated":true`...)
 	}
 	b = append(b, `,"config_hash":`...)
-	b = appendString(b, r.ConfigHash)
+	b = jsonx.AppendString(b, r.ConfigHash)
 	b = append(b, `,"log_lines":`...)
 	if r.LogLines == nil {
 		b = append(b, "null"...)
@@ -85,7 +86,7 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, l)
+			b = jsonx.AppendString(b, l)
 		}
 		b = append(b, ']')
 	}
@@ -109,59 +110,4 @@ func appendFloat(b []byte, f float64) []byte {
 		b = b[:n-1]
 	}
 	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

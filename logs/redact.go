@@ -8,10 +8,12 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"towerhook/internal/secrets"
 )
 
 // Redacted replaces a credential or secret in stored headers.
-const Redacted = "*****"
+const Redacted = secrets.Redacted
 
 // credentialHeaders are always redacted (canonical form). Signature headers
 // (X-Hub-Signature-256, Stripe-Signature, ...) are kept: they are useless

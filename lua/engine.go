@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 	"unsafe"
+
+	"towerhook/internal/secrets"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -40,7 +41,7 @@ const (
 type Engine struct {
 	opts    Options
 	pool    chan *state
-	mask    *strings.Replacer // nil: no secrets
+	mask    *secrets.Masker // nil: no secrets
 	metrics *Metrics
 	re      *reCache
 	proc    *procRunner
@@ -164,6 +165,17 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 	}
 	st.cur = callState{ctx: cctx, call: call, res: res}
 	env, err := st.run(cctx, call)
+	// The result or the error becomes Go text while the deadline and the
+	// memory guard still apply (README "Lua API").
+	resultOK, text := true, ""
+	var convErr error
+	switch {
+	case err == nil:
+		resultOK = st.readResult(call.Kind, env, res)
+		convErr = res.Err
+	case cctx.Err() == nil:
+		text, convErr = st.errorText(err)
+	}
 	res.Duration = time.Since(start)
 	if e.mem != nil {
 		e.mem.remove(cctx) // before the context is disarmed for the next call
@@ -172,8 +184,9 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 
 	reason := ""
 	switch {
-	case err != nil && cctx.Err() != nil:
+	case cctx.Err() != nil && (err != nil || errors.Is(convErr, errInterrupted)):
 		discard = true
+		*res = Result{LogLines: res.LogLines, Duration: res.Duration}
 		res.TimedOut = errors.Is(cctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		switch {
 		case res.TimedOut:
@@ -191,26 +204,16 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 		if !errors.As(err, &ae) || ae.Type != glua.ApiErrorRun {
 			discard = true // a Go panic or an API error: do not trust the state
 		}
-		text := luaErrText(err)
-		if ae != nil {
-			// error({code = 42}): the table as JSON, not "table: 0x...".
-			if t, ok := ae.Object.(*glua.LTable); ok {
-				if b, jerr := st.encodeJSON(t, ""); jerr == nil {
-					text = string(b)
-				}
-			}
-		}
-		res.Err = errors.New(e.maskString(text))
+		res.Err = errors.New(text)
 		reason = "error"
 	default:
-		if !st.readResult(call.Kind, env, res) {
+		if !resultOK {
 			reason = "result_type"
 		}
 		if res.Err != nil && reason == "" {
 			reason = "error"
 		}
 	}
-	e.maskResult(res)
 	if !discard && e.fastTables && resetEnv(env) {
 		st.env = env // emptied: the next call cannot see anything of this one
 	}
@@ -226,15 +229,36 @@ func (e *Engine) Run(ctx context.Context, call *Call) *Result {
 	return res
 }
 
-// luaErrText turns a gopher-lua error into plain text with "line N:" positions.
-func luaErrText(err error) string {
+// errorText returns the masked text of the error that ended a call: an
+// error object that is a table as JSON (error({code = 42}), not
+// "table: 0x..."), anything else as plain text with "line N:" positions.
+// An error object whose text would pass MaxStringSize is named, not copied.
+func (st *state) errorText(err error) (string, error) {
 	var ae *glua.ApiError
-	if errors.As(err, &ae) {
-		if ae.Object != nil {
-			return cleanText(ae.Object.String())
+	if !errors.As(err, &ae) || ae.Object == nil {
+		return st.e.mask.Mask(cleanText(err.Error())), nil
+	}
+	if t, ok := ae.Object.(*glua.LTable); ok {
+		b, jerr := st.encodeJSON(t, "")
+		switch {
+		case jerr == nil:
+			return st.e.mask.Mask(string(b)), nil
+		case errors.Is(jerr, errInterrupted):
+			return "", jerr
+		case errors.Is(jerr, errJSONTooLarge):
+			return "error object: " + jerr.Error(), nil
 		}
 	}
-	return cleanText(err.Error())
+	raw := ae.Object.String()
+	if len(raw) > MaxStringSize {
+		return errTextTooLarge("error object").Error(), nil
+	}
+	return st.e.mask.Mask(cleanText(raw)), nil
+}
+
+// errTextTooLarge is the error of a text longer than MaxStringSize.
+func errTextTooLarge(what string) error {
+	return fmt.Errorf("%s: text exceeds %d MiB", what, MaxStringSize>>20)
 }
 
 // cleanText rewrites "<lua>:N:" positions to "line N:" and drops tracebacks.
@@ -280,32 +304,16 @@ func cleanText(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
-// newMasker replaces every secret value, and the forms it takes in text
-// the runtime produces (see secretForms), with "*****".
-func newMasker(secrets []string) *strings.Replacer {
-	var ss []string
-	seen := map[string]bool{}
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		for _, f := range secretForms(s) {
-			if f != "" && !seen[f] {
-				seen[f] = true
-				ss = append(ss, f)
-			}
+// newMasker masks every secret value, and the forms it takes in text the
+// runtime produces (see secretForms), as "*****".
+func newMasker(values []string) *secrets.Masker {
+	var forms []string
+	for _, s := range values {
+		if s != "" {
+			forms = append(forms, secretForms(s)...)
 		}
 	}
-	if len(ss) == 0 {
-		return nil
-	}
-	// Longest first, so a secret containing another is masked whole.
-	sort.Slice(ss, func(i, j int) bool { return len(ss[i]) > len(ss[j]) })
-	args := make([]string, 0, 2*len(ss))
-	for _, s := range ss {
-		args = append(args, s, "*****")
-	}
-	return strings.NewReplacer(args...)
+	return secrets.NewMasker(forms)
 }
 
 // secretForms returns s as is, as the contents of a JSON string (escaped
@@ -340,31 +348,4 @@ func jsonContents(s string, html bool) string {
 	}
 	t := strings.TrimSuffix(buf.String(), "\n")
 	return t[1 : len(t)-1]
-}
-
-func (e *Engine) maskString(s string) string {
-	if e.mask == nil || s == "" {
-		return s
-	}
-	return e.mask.Replace(s)
-}
-
-func (e *Engine) maskResult(r *Result) {
-	if e.mask == nil {
-		return
-	}
-	if r.Err != nil {
-		if t := r.Err.Error(); e.maskString(t) != t {
-			r.Err = errors.New(e.maskString(t))
-		}
-	}
-	r.Message = e.maskString(r.Message)
-	if r.Body != nil {
-		b := e.maskString(*r.Body)
-		r.Body = &b
-	}
-	for k, v := range r.Headers {
-		r.Headers[k] = e.maskString(v)
-	}
-	// LogLines are masked as they are appended.
 }

@@ -2,12 +2,16 @@ package lua
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"towerhook/internal/jsonx"
+	"towerhook/internal/secrets"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -48,6 +52,16 @@ type jsonDecoder struct {
 	// (sorted) are decoded; the others are checked and skipped.
 	projected bool
 	keys      []string
+	steps     int // members decoded, for the deadline check
+}
+
+// interrupted reports, every 1024 members, whether the call was
+// interrupted: json.loads of a huge text stops at the deadline.
+func (d *jsonDecoder) interrupted() error {
+	if d.steps++; d.steps&1023 != 0 {
+		return nil
+	}
+	return d.st.interrupted()
 }
 
 // jsonMember is one decoded object member (or array element: k unused).
@@ -187,6 +201,9 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 				}
 				d.stack = append(d.stack, jsonMember{k: k, s: d.pending, v: v})
 			}
+			if err := d.interrupted(); err != nil {
+				return nil, err
+			}
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -214,6 +231,9 @@ func (d *jsonDecoder) value(depth int) (glua.LValue, error) {
 				return nil, err
 			}
 			d.stack = append(d.stack, jsonMember{s: d.pending, v: v})
+			if err := d.interrupted(); err != nil {
+				return nil, err
+			}
 			d.ws()
 			if d.i < len(d.b) && d.b[d.i] == ',' {
 				d.i++
@@ -514,21 +534,68 @@ func (d *jsonDecoder) hex4() (rune, bool) {
 	return r, true
 }
 
-// jsonEncoder appends the JSON text of Lua values.
+// jsonEncoder appends the JSON text of Lua values. It stops with
+// errJSONTooLarge as soon as the text would pass limit (shared references
+// to one big string cannot multiply it) and with errInterrupted when the
+// call's deadline passed or the memory guard stopped it (README "Lua API").
 type jsonEncoder struct {
 	st     *state
 	b      []byte
 	indent string
 	seen   map[*glua.LTable]bool
+	limit  int
+	// mask, when set, masks every string and key before it is escaped, and
+	// writes a number whose text holds a secret as the string "*****", so
+	// the text stays valid JSON (README "Secrets").
+	mask  *secrets.Masker
+	done  <-chan struct{}
+	steps int
 }
 
-// encodeJSON returns the JSON text of v (indent "" for compact output).
+var (
+	errJSONTooLarge = fmt.Errorf("JSON text exceeds %d MiB", MaxStringSize>>20)
+	errInterrupted  = errors.New("execution interrupted")
+)
+
+// encodeJSON returns the JSON text of v (indent "" for compact output),
+// at most MaxStringSize bytes.
 func (st *state) encodeJSON(v glua.LValue, indent string) ([]byte, error) {
-	e := jsonEncoder{st: st, indent: indent}
+	return st.encodeJSONMasked(v, indent, nil)
+}
+
+// encodeJSONMasked is encodeJSON with the strings, keys and numbers masked
+// by mask (nil: none).
+func (st *state) encodeJSONMasked(v glua.LValue, indent string, mask *secrets.Masker) ([]byte, error) {
+	e := jsonEncoder{st: st, indent: indent, limit: MaxStringSize, mask: mask}
+	if ctx := st.cur.ctx; ctx != nil {
+		e.done = ctx.Done()
+	}
 	if err := e.value(v, 0); err != nil {
 		return nil, err
 	}
 	return e.b, nil
+}
+
+// interrupted reports, every 256 calls, whether the call was interrupted.
+func (e *jsonEncoder) interrupted() bool {
+	e.steps++
+	if e.steps&255 != 0 || e.done == nil {
+		return false
+	}
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// room fails when n more bytes would pass the limit.
+func (e *jsonEncoder) room(n int) error {
+	if n > e.limit-len(e.b) {
+		return errJSONTooLarge
+	}
+	return nil
 }
 
 func (e *jsonEncoder) newline(depth int) {
@@ -545,6 +612,9 @@ func (e *jsonEncoder) value(v glua.LValue, depth int) error {
 	if depth > jsonMaxDepth {
 		return errJSONDepth
 	}
+	if e.interrupted() {
+		return errInterrupted
+	}
 	switch x := v.(type) {
 	case *glua.LNilType:
 		e.b = append(e.b, "null"...)
@@ -557,7 +627,7 @@ func (e *jsonEncoder) value(v glua.LValue, depth int) error {
 	case glua.LNumber:
 		return e.number(float64(x))
 	case glua.LString:
-		e.b = appendJSONString(e.b, string(x))
+		return e.str(string(x))
 	case *glua.LUserData:
 		if x == e.st.null {
 			e.b = append(e.b, "null"...)
@@ -569,6 +639,20 @@ func (e *jsonEncoder) value(v glua.LValue, depth int) error {
 	default:
 		return errors.New("object of type " + v.Type().String() + " is not JSON serializable")
 	}
+	return e.room(0)
+}
+
+// str appends s (masked) as a JSON string.
+func (e *jsonEncoder) str(s string) error {
+	if err := e.room(len(s) + 2); err != nil {
+		return err
+	}
+	s = e.mask.Mask(s)
+	b, ok := jsonx.AppendStringLimit(e.b, s, e.limit)
+	e.b = b
+	if !ok {
+		return errJSONTooLarge
+	}
 	return nil
 }
 
@@ -576,18 +660,28 @@ func (e *jsonEncoder) number(f float64) error {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return errors.New("out of range float values are not JSON compliant")
 	}
+	n := len(e.b)
+	e.b = appendJSONNumber(e.b, f)
+	if e.mask != nil {
+		if t := string(e.b[n:]); e.mask.Mask(t) != t {
+			e.b = append(e.b[:n], `"`+secrets.Redacted+`"`...)
+		}
+	}
+	return e.room(0)
+}
+
+// appendJSONNumber appends the JSON text of a finite f: integral values
+// below 1e21 without exponent or fraction.
+func appendJSONNumber(b []byte, f float64) []byte {
 	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
 		if f == 0 && math.Signbit(f) {
-			e.b = append(e.b, "-0"...)
+			return append(b, "-0"...)
 		} else if math.Abs(f) < 1<<63 {
-			e.b = strconv.AppendInt(e.b, int64(f), 10)
-		} else {
-			e.b = strconv.AppendFloat(e.b, f, 'f', -1, 64)
+			return strconv.AppendInt(b, int64(f), 10)
 		}
-		return nil
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
 	}
-	e.b = strconv.AppendFloat(e.b, f, 'g', -1, 64)
-	return nil
+	return strconv.AppendFloat(b, f, 'g', -1, 64)
 }
 
 func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
@@ -624,9 +718,13 @@ func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
 		} else {
 			e.b = append(e.b, "{}"...)
 		}
-		return nil
+		return e.room(0)
 	}
 	if isArray && maxKey == count {
+		// Every element takes two bytes at least ("0,").
+		if err := e.room(2 * n); err != nil {
+			return err
+		}
 		e.b = append(e.b, '[')
 		for i := 1; i <= n; i++ {
 			if i > 1 {
@@ -639,42 +737,25 @@ func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
 		}
 		e.newline(depth)
 		e.b = append(e.b, ']')
-		return nil
+		return e.room(0)
 	}
-	type kv struct {
-		k string
-		v glua.LValue
+	// Every member takes five bytes at least (`"":0,`).
+	if err := e.room(5 * count); err != nil {
+		return err
 	}
-	items := make([]kv, 0, count)
-	var kerr error
-	t.ForEach(func(k, v glua.LValue) {
-		switch x := k.(type) {
-		case glua.LString:
-			items = append(items, kv{string(x), v})
-		case glua.LNumber:
-			var nb jsonEncoder
-			if err := nb.number(float64(x)); err != nil {
-				kerr = err
-				return
-			}
-			items = append(items, kv{string(nb.b), v})
-		case glua.LBool:
-			items = append(items, kv{x.String(), v})
-		default:
-			kerr = errors.New("keys must be str, int, float or bool, not " + k.Type().String())
-		}
-	})
-	if kerr != nil {
-		return kerr
+	items, err := e.members(t, count)
+	if err != nil {
+		return err
 	}
-	sort.Slice(items, func(i, j int) bool { return items[i].k < items[j].k })
 	e.b = append(e.b, '{')
 	for i, it := range items {
 		if i > 0 {
 			e.b = append(e.b, ',')
 		}
 		e.newline(depth + 1)
-		e.b = appendJSONString(e.b, it.k)
+		if err := e.str(it.k); err != nil {
+			return err
+		}
 		e.b = append(e.b, ':')
 		if e.indent != "" {
 			e.b = append(e.b, ' ')
@@ -685,49 +766,52 @@ func (e *jsonEncoder) table(t *glua.LTable, depth int) error {
 	}
 	e.newline(depth)
 	e.b = append(e.b, '}')
-	return nil
+	return e.room(0)
 }
 
-const hexDigits = "0123456789abcdef"
+// jsonItem is one object member about to be written.
+type jsonItem struct {
+	k string
+	v glua.LValue
+}
 
-// appendJSONString appends s quoted; invalid UTF-8 bytes become \ufffd.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
+// members returns t's members with their keys as text, sorted by key.
+func (e *jsonEncoder) members(t *glua.LTable, count int) ([]jsonItem, error) {
+	items := make([]jsonItem, 0, count)
+	var kerr error
+	t.ForEach(func(k, v glua.LValue) {
+		switch x := k.(type) {
+		case glua.LString:
+			items = append(items, jsonItem{string(x), v})
+		case glua.LNumber:
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				kerr = errors.New("out of range float values are not JSON compliant")
+				return
 			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
+			items = append(items, jsonItem{string(appendJSONNumber(nil, float64(x))), v})
+		case glua.LBool:
+			items = append(items, jsonItem{x.String(), v})
+		default:
+			kerr = errors.New("keys must be str, int, float or bool, not " + k.Type().String())
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
+	})
+	if kerr != nil {
+		return nil, kerr
 	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	// A comparison cannot stop the sort, but once the call is interrupted
+	// every pair compares equal, which ends it in linear time.
+	stop := false
+	sort.Slice(items, func(i, j int) bool {
+		if stop {
+			return false
+		}
+		if e.interrupted() {
+			stop = true
+		}
+		return items[i].k < items[j].k
+	})
+	if stop {
+		return nil, errInterrupted
+	}
+	return items, nil
 }

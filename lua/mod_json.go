@@ -42,9 +42,6 @@ func (st *state) openJSON() *glua.LTable {
 		if err != nil {
 			L.RaiseError("json.dumps: %s", err.Error())
 		}
-		if len(b) > MaxStringSize {
-			L.RaiseError("json.dumps: resulting string too large")
-		}
 		L.Push(glua.LString(b))
 		return 1
 	})

@@ -147,14 +147,14 @@ func strftime(f string, t time.Time) string {
 func pyQuote(s, safe string, plus bool) string {
 	const hexU = "0123456789ABCDEF"
 	var b strings.Builder
+	b.Grow(pyQuoteLen(s, safe, plus))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '.', c == '-', c == '~':
-			b.WriteByte(c)
-		case plus && c == ' ':
-			b.WriteByte('+')
-		case c < 0x80 && strings.IndexByte(safe, c) >= 0:
+		case quoteKeeps(c, safe, plus):
+			if plus && c == ' ' {
+				c = '+'
+			}
 			b.WriteByte(c)
 		default:
 			b.WriteByte('%')
@@ -163,6 +163,64 @@ func pyQuote(s, safe string, plus bool) string {
 		}
 	}
 	return b.String()
+}
+
+// quoteKeeps reports whether pyQuote writes c as one byte.
+func quoteKeeps(c byte, safe string, plus bool) bool {
+	switch {
+	case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '_', c == '.', c == '-', c == '~':
+		return true
+	case plus && c == ' ':
+		return true
+	}
+	return c < 0x80 && strings.IndexByte(safe, c) >= 0
+}
+
+// pyQuoteLen is len(pyQuote(s, safe, plus)), counted without building it.
+func pyQuoteLen(s, safe string, plus bool) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if !quoteKeeps(s[i], safe, plus) {
+			n += 2
+		}
+	}
+	return n
+}
+
+// checkedQuote is pyQuote for a module function: a result longer than
+// MaxStringSize raises before anything is built.
+func checkedQuote(L *glua.LState, s, safe string, plus bool) string {
+	if pyQuoteLen(s, safe, plus) > MaxStringSize {
+		L.RaiseError("resulting string too large")
+	}
+	return pyQuote(s, safe, plus)
+}
+
+// checkFormLen raises when m as a form body would pass MaxStringSize.
+func checkFormLen(L *glua.LState, m map[string]string) {
+	n := 0
+	for k, v := range m {
+		if n += pyQuoteLen(k, "", true) + pyQuoteLen(v, "", true) + 2; n > MaxStringSize+1 {
+			L.RaiseError("resulting string too large")
+		}
+	}
+}
+
+// joinForm returns the pairs as k=v&k=v (both quoted with plus), raising
+// when the result would pass MaxStringSize.
+func joinForm(L *glua.LState, pairs [][2]string) string {
+	n := 0
+	for _, p := range pairs {
+		n += pyQuoteLen(p[0], "", true) + pyQuoteLen(p[1], "", true) + 2
+		if n > MaxStringSize+1 {
+			L.RaiseError("resulting string too large")
+		}
+	}
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		parts[i] = pyQuote(p[0], "", true) + "=" + pyQuote(p[1], "", true)
+	}
+	return strings.Join(parts, "&")
 }
 
 // pyUnquote decodes %XX (invalid escapes stay as they are), and + when plus.
@@ -233,11 +291,11 @@ func (st *state) openURLLib() *glua.LTable {
 	L := st.L
 	t := L.CreateTable(0, 8)
 	t.RawSetString("quote", L.NewFunction(func(L *glua.LState) int {
-		L.Push(glua.LString(pyQuote(L.CheckString(1), L.OptString(2, "/"), false)))
+		L.Push(glua.LString(checkedQuote(L, L.CheckString(1), L.OptString(2, "/"), false)))
 		return 1
 	}))
 	t.RawSetString("quote_plus", L.NewFunction(func(L *glua.LState) int {
-		L.Push(glua.LString(pyQuote(L.CheckString(1), L.OptString(2, ""), true)))
+		L.Push(glua.LString(checkedQuote(L, L.CheckString(1), L.OptString(2, ""), true)))
 		return 1
 	}))
 	t.RawSetString("unquote", L.NewFunction(func(L *glua.LState) int {
@@ -250,8 +308,7 @@ func (st *state) openURLLib() *glua.LTable {
 	}))
 	t.RawSetString("urlencode", L.NewFunction(func(L *glua.LState) int {
 		tb := L.CheckTable(1)
-		type kv struct{ k, v string }
-		var items []kv
+		var items [][2]string
 		str := func(v glua.LValue) string {
 			if v == st.null {
 				return "None"
@@ -261,11 +318,11 @@ func (st *state) openURLLib() *glua.LTable {
 		add := func(ks string, v glua.LValue) {
 			if sub, ok := v.(*glua.LTable); ok {
 				for i := 1; i <= sub.Len(); i++ {
-					items = append(items, kv{ks, str(sub.RawGetInt(i))})
+					items = append(items, [2]string{ks, str(sub.RawGetInt(i))})
 				}
 				return
 			}
-			items = append(items, kv{ks, str(v)})
+			items = append(items, [2]string{ks, str(v)})
 		}
 		if n := pairCount(tb); n > 0 {
 			// A sequence of {key, value} pairs, as Python's
@@ -276,13 +333,9 @@ func (st *state) openURLLib() *glua.LTable {
 			}
 		} else {
 			tb.ForEach(func(k, v glua.LValue) { add(str(k), v) })
-			sort.SliceStable(items, func(i, j int) bool { return items[i].k < items[j].k })
+			sort.SliceStable(items, func(i, j int) bool { return items[i][0] < items[j][0] })
 		}
-		parts := make([]string, len(items))
-		for i, it := range items {
-			parts[i] = pyQuote(it.k, "", true) + "=" + pyQuote(it.v, "", true)
-		}
-		L.Push(glua.LString(strings.Join(parts, "&")))
+		L.Push(glua.LString(joinForm(L, items)))
 		return 1
 	}))
 	t.RawSetString("urlparse", L.NewFunction(func(L *glua.LState) int {
@@ -374,32 +427,12 @@ func (st *state) openLogger() *glua.LTable {
 		{"exception", "ERROR", slog.LevelError},
 	} {
 		t.RawSetString(lv.name, L.NewFunction(func(L *glua.LState) int {
-			msg := L.ToStringMeta(L.Get(1)).String()
-			if n := L.GetTop(); n > 1 {
-				args := make([]glua.LValue, 0, n-1)
-				for i := 2; i <= n; i++ {
-					args = append(args, L.Get(i))
-				}
-				// Python's logging formats msg % args; on failure, join.
-				formatted := ""
-				ok := false
-				if f, isStr := L.Get(1).(glua.LString); isStr {
-					formatted, ok = pyPercent(L, st.null, string(f), args, maxLogMsg)
-				}
-				if ok {
-					msg = formatted
-				} else {
-					parts := []string{msg}
-					for _, a := range args {
-						parts = append(parts, L.ToStringMeta(a).String())
-					}
-					msg = strings.Join(parts, " ")
-				}
+			msg := st.logMessage(L)
+			if m, cut := st.e.mask.MaskCut(msg, maxLogMsg); cut {
+				msg = m + "...(truncated)"
+			} else {
+				msg = m
 			}
-			if len(msg) > maxLogMsg {
-				msg = msg[:maxLogMsg] + "...(truncated)"
-			}
-			msg = st.e.maskString(msg)
 			cs := st.cur
 			if cs.res != nil {
 				switch {
@@ -420,6 +453,46 @@ func (st *state) openLogger() *glua.LTable {
 
 // maxLogMsg bounds a _logger message; longer ones are truncated.
 const maxLogMsg = 64 << 10
+
+// logMessage returns the text of a _logger call's arguments: Python's
+// msg % args, or the arguments joined with spaces when that fails. Only
+// as much is built as masking and truncation to maxLogMsg can use (one
+// secret form's length more), plus a byte that tells the text was longer.
+func (st *state) logMessage(L *glua.LState) string {
+	limit := maxLogMsg + st.e.mask.Longest()
+	msg := L.ToStringMeta(L.Get(1)).String()
+	n := L.GetTop()
+	if n <= 1 {
+		return msg
+	}
+	args := make([]glua.LValue, 0, n-1)
+	for i := 2; i <= n; i++ {
+		args = append(args, L.Get(i))
+	}
+	if f, isStr := L.Get(1).(glua.LString); isStr {
+		if formatted, ok := pyPercent(L, st.null, string(f), args, limit); ok {
+			return formatted
+		}
+	}
+	var b strings.Builder
+	put := capWriter(&b, limit)
+	put(msg)
+	for _, a := range args {
+		put(" ")
+		put(L.ToStringMeta(a).String())
+	}
+	return b.String()
+}
+
+// capWriter returns a function that writes to b until it holds limit+1
+// bytes, and drops the rest.
+func capWriter(b *strings.Builder, limit int) func(string) {
+	return func(s string) {
+		if room := limit + 1 - b.Len(); room > 0 {
+			b.WriteString(s[:min(len(s), room)])
+		}
+	}
+}
 
 // pySpec is one parsed % directive: flags, width and precision.
 type pySpec struct {
@@ -467,6 +540,7 @@ func (sp pySpec) sign(neg bool) string {
 // limit. Output past limit is not rendered, but the rest is still checked.
 func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LValue, limit int) (string, bool) {
 	var b strings.Builder
+	put := capWriter(&b, limit)
 	next := 0
 	for i := 0; i < len(format); i++ {
 		if format[i] != '%' {
@@ -474,15 +548,13 @@ func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LVal
 			if j < 0 {
 				j = len(format) - i
 			}
-			if b.Len() <= limit {
-				b.WriteString(format[i : i+j])
-			}
+			put(format[i : i+j])
 			i += j - 1
 			continue
 		}
 		i++
 		if i < len(format) && format[i] == '%' {
-			b.WriteByte('%')
+			put("%")
 			continue
 		}
 		var sp pySpec
@@ -529,12 +601,12 @@ func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LVal
 		if i >= len(format) || next >= len(args) {
 			return "", false
 		}
-		s, ok := sp.render(L, null, format[i], args[next], b.Len() > limit)
+		s, ok := sp.render(L, null, format[i], args[next], b.Len() > limit, limit)
 		if !ok {
 			return "", false
 		}
 		next++
-		b.WriteString(s)
+		put(s)
 	}
 	if next != len(args) {
 		return "", false
@@ -542,8 +614,9 @@ func pyPercent(L *glua.LState, null glua.LValue, format string, args []glua.LVal
 	return b.String(), true
 }
 
-// render formats one argument for verb; skip only checks it.
-func (sp pySpec) render(L *glua.LState, null glua.LValue, verb byte, v glua.LValue, skip bool) (string, bool) {
+// render formats one argument for verb; skip only checks it. Of a string,
+// only the first limit+1 bytes are rendered.
+func (sp pySpec) render(L *glua.LState, null glua.LValue, verb byte, v glua.LValue, skip bool, limit int) (string, bool) {
 	if verb == 's' || verb == 'r' {
 		if skip {
 			return "", true
@@ -559,14 +632,17 @@ func (sp pySpec) render(L *glua.LState, null glua.LValue, verb byte, v glua.LVal
 			}
 		case glua.LString:
 			s = string(x)
+			if len(s) > limit {
+				s = s[:limit+1]
+			}
 			if verb == 'r' {
 				s = pyRepr(s)
 			}
 		default:
 			if v == null {
 				s = "None"
-			} else {
-				s = L.ToStringMeta(v).String()
+			} else if s = L.ToStringMeta(v).String(); len(s) > limit {
+				s = s[:limit+1]
 			}
 		}
 		if sp.hasPrec && utf8.RuneCountInString(s) > sp.prec {

@@ -217,6 +217,9 @@ func expandRepl(L *glua.LState, re *regexp.Regexp, repl, s string, loc []int, b 
 			L.RaiseError("invalid group reference %d", i)
 		}
 		if loc[2*i] >= 0 {
+			if b.Len()+loc[2*i+1]-loc[2*i] > MaxStringSize {
+				L.RaiseError("resulting string too large")
+			}
 			b.WriteString(s[loc[2*i]:loc[2*i+1]])
 		}
 	}
@@ -294,8 +297,7 @@ func (st *state) openRe() *glua.LTable {
 	t.RawSetString("findall", L.NewFunction(func(L *glua.LState) int {
 		re := st.regexp(L, L.CheckString(1), L.OptInt(3, 0), false)
 		s := reSubject(L, 2)
-		all := re.FindAllStringSubmatchIndex(s, -1)
-		out := L.CreateTable(len(all), 0)
+		out := L.CreateTable(4, 0)
 		ng := re.NumSubexp()
 		sub := func(loc []int, i int) glua.LString {
 			if loc[2*i] < 0 {
@@ -303,7 +305,7 @@ func (st *state) openRe() *glua.LTable {
 			}
 			return glua.LString(s[loc[2*i]:loc[2*i+1]])
 		}
-		for _, loc := range all {
+		st.eachMatch(L, re, s, -1, func(loc []int) {
 			switch ng {
 			case 0:
 				out.Append(sub(loc, 0))
@@ -316,7 +318,7 @@ func (st *state) openRe() *glua.LTable {
 				}
 				out.Append(g)
 			}
-		}
+		})
 		L.Push(out)
 		return 1
 	}))
@@ -330,7 +332,7 @@ func (st *state) openRe() *glua.LTable {
 		}
 		var b strings.Builder
 		last := 0
-		for _, loc := range re.FindAllStringSubmatchIndex(s, count) {
+		st.eachMatch(L, re, s, count, func(loc []int) {
 			b.WriteString(s[last:loc[0]])
 			switch r := repl.(type) {
 			case glua.LString:
@@ -351,7 +353,7 @@ func (st *state) openRe() *glua.LTable {
 			if b.Len() > MaxStringSize {
 				L.RaiseError("resulting string too large")
 			}
-		}
+		})
 		b.WriteString(s[last:])
 		L.Push(glua.LString(b.String()))
 		return 1
@@ -365,7 +367,7 @@ func (st *state) openRe() *glua.LTable {
 		}
 		out := L.CreateTable(8, 0)
 		last := 0
-		for _, loc := range re.FindAllStringSubmatchIndex(s, max) {
+		st.eachMatch(L, re, s, max, func(loc []int) {
 			out.Append(glua.LString(s[last:loc[0]]))
 			for i := 1; 2*i < len(loc); i++ {
 				if loc[2*i] < 0 {
@@ -375,7 +377,7 @@ func (st *state) openRe() *glua.LTable {
 				}
 			}
 			last = loc[1]
-		}
+		})
 		out.Append(glua.LString(s[last:]))
 		L.Push(out)
 		return 1

@@ -34,9 +34,11 @@ func (st *state) openRequests() *glua.LTable {
 			spec.Params = stringMap(L, opts.RawGetString("params"), "params")
 			switch d := opts.RawGetString("data").(type) {
 			case glua.LString:
+				checkTextLen(L, "data", len(d))
 				spec.Data = []byte(d)
 			case *glua.LTable:
 				m := stringMap(L, d, "data")
+				checkFormLen(L, m)
 				form := make([]string, 0, len(m))
 				for k, v := range m {
 					form = append(form, pyQuote(k, "", true)+"="+pyQuote(v, "", true))

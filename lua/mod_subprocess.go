@@ -29,13 +29,27 @@ func stringMap(L *glua.LState, v glua.LValue, what string) map[string]string {
 		return nil
 	}
 	m := make(map[string]string)
+	total := 0
 	t.ForEach(func(k, v glua.LValue) {
 		switch v.(type) {
 		case glua.LString, glua.LNumber, glua.LBool:
-			m[glua.LVAsString(L.ToStringMeta(k))] = L.ToStringMeta(v).String()
+			ks, vs := glua.LVAsString(L.ToStringMeta(k)), L.ToStringMeta(v).String()
+			if total += len(ks) + len(vs); total <= MaxStringSize {
+				m[ks] = vs
+			}
 		}
 	})
+	if total > MaxStringSize {
+		L.RaiseError("%s", errTextTooLarge(what).Error())
+	}
 	return m
+}
+
+// checkTextLen raises when n bytes of what pass MaxStringSize.
+func checkTextLen(L *glua.LState, what string, n int) {
+	if n > MaxStringSize {
+		L.RaiseError("%s", errTextTooLarge(what).Error())
+	}
 }
 
 // seconds reads an optional timeout in seconds.
@@ -63,10 +77,13 @@ func (st *state) openSubprocess() *glua.LTable {
 	t.RawSetString("run", L.NewFunction(func(L *glua.LState) int {
 		at := L.CheckTable(1)
 		spec := ProcSpec{}
+		total := 0
 		for i := 1; i <= at.Len(); i++ {
 			switch v := at.RawGetInt(i).(type) {
 			case glua.LString, glua.LNumber:
 				spec.Argv = append(spec.Argv, v.String())
+				total += len(spec.Argv[len(spec.Argv)-1])
+				checkTextLen(L, "argv", total)
 			default:
 				L.ArgError(1, "argv must be a list of strings")
 			}
@@ -77,6 +94,7 @@ func (st *state) openSubprocess() *glua.LTable {
 			}
 			spec.Env = stringMap(L, opts.RawGetString("env"), "env")
 			if in, ok := opts.RawGetString("input").(glua.LString); ok {
+				checkTextLen(L, "input", len(in))
 				spec.Input = []byte(in)
 			}
 			spec.Timeout = seconds(L, opts.RawGetString("timeout"))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 
+	"towerhook/internal/secrets"
+
 	glua "github.com/yuin/gopher-lua"
 )
 
@@ -38,10 +40,26 @@ func (st *state) readResult(kind Kind, env *glua.LTable, res *Result) bool {
 	if n, ok := rt.RawGetString("http_code").(glua.LNumber); ok && n >= 200 && n <= 599 && n == glua.LNumber(math.Trunc(float64(n))) {
 		res.HTTPCode = int(n)
 	}
+	if res.Err = st.readMessage(rt, res); res.Err != nil {
+		return true
+	}
+	if res.Err = st.readAnswer(rt, res); res.Err != nil {
+		res.Headers, res.Body, res.ContentType = nil, nil, ""
+	}
+	return true
+}
+
+// readMessage fills the message fields of res from result.message, masked
+// and within MaxStringSize (README "Lua API", "Secrets").
+func (st *state) readMessage(rt *glua.LTable, res *Result) error {
 	switch m := rt.RawGetString("message").(type) {
 	case *glua.LNilType:
 	case glua.LString:
-		res.Message, res.HasMessage = string(m), true
+		s, err := st.outText("result.message", string(m))
+		if err != nil {
+			return err
+		}
+		res.Message, res.HasMessage = s, true
 	case glua.LBool:
 		// false is no message (the default text applies), as Python's
 		// `message or default` would have it; true is sent as JSON.
@@ -50,41 +68,96 @@ func (st *state) readResult(kind Kind, env *glua.LTable, res *Result) bool {
 		}
 	case *glua.LTable, glua.LNumber:
 		// Sent as JSON, as Python's {"message": 42} would be.
-		b, err := st.encodeJSON(m, "")
+		b, err := st.encodeJSONMasked(m, "", st.e.mask)
 		if err != nil {
-			res.Err = errors.New("result.message: " + err.Error())
-			return true
+			if errors.Is(err, errInterrupted) {
+				return err
+			}
+			return errors.New("result.message: " + err.Error())
 		}
-		res.Message, res.MessageJSON, res.HasMessage = string(b), true, true
+		text := string(b)
+		if st.e.mask.Mask(text) != text {
+			// A secret spelled across JSON tokens: no part is sent.
+			text = `"` + secrets.Redacted + `"`
+		}
+		res.Message, res.MessageJSON, res.HasMessage = text, true, true
 	default:
 		if m != st.null {
-			res.Err = errors.New("result.message: cannot be a " + m.Type().String())
-			return true
+			return errors.New("result.message: cannot be a " + m.Type().String())
 		}
 		res.Message, res.MessageJSON, res.HasMessage = "null", true, true
 	}
+	return nil
+}
+
+// readAnswer fills the verbatim answer of res (headers, body, content
+// type) from result, masked and within MaxStringSize: header names and
+// values count together.
+func (st *state) readAnswer(rt *glua.LTable, res *Result) error {
 	if ht, ok := rt.RawGetString("headers").(*glua.LTable); ok {
+		total := 0
+		var herr error
 		ht.ForEach(func(k, v glua.LValue) {
 			ks, ok := k.(glua.LString)
-			if !ok {
+			if !ok || herr != nil {
 				return
 			}
 			switch v.(type) {
 			case glua.LString, glua.LNumber:
+				vs := v.String()
+				if total += len(ks) + len(vs); total > MaxStringSize {
+					herr = errTextTooLarge("result.headers")
+					return
+				}
 				if res.Headers == nil {
 					res.Headers = map[string]string{}
 				}
-				res.Headers[string(ks)] = v.String()
+				res.Headers[st.e.mask.Mask(string(ks))] = st.e.mask.Mask(vs)
 			}
 		})
+		if herr != nil {
+			return herr
+		}
+		if err := st.interrupted(); err != nil {
+			return err
+		}
 	}
 	switch b := rt.RawGetString("body").(type) {
 	case glua.LString, glua.LNumber:
-		s := b.String()
+		s, err := st.outText("result.body", b.String())
+		if err != nil {
+			return err
+		}
 		res.Body = &s
 	}
 	if ct, ok := rt.RawGetString("content_type").(glua.LString); ok {
-		res.ContentType = string(ct)
+		s, err := st.outText("result.content_type", string(ct))
+		if err != nil {
+			return err
+		}
+		res.ContentType = s
 	}
-	return true
+	return nil
+}
+
+// outText returns s masked, or an error naming field when s is longer
+// than MaxStringSize.
+func (st *state) outText(field, s string) (string, error) {
+	if len(s) > MaxStringSize {
+		return "", errTextTooLarge(field)
+	}
+	return st.e.mask.Mask(s), nil
+}
+
+// interrupted returns errInterrupted when the running call was interrupted
+// (its deadline passed, its caller went away or the memory guard stopped it).
+func (st *state) interrupted() error {
+	if ctx := st.cur.ctx; ctx != nil {
+		select {
+		case <-ctx.Done():
+			return errInterrupted
+		default:
+		}
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ func (st *state) openSafeString(real *glua.LTable) *glua.LTable {
 	format := real.RawGetString("format").(*glua.LFunction).GFunction
 	t.RawSetString("format", L.NewFunction(func(L *glua.LState) int {
 		checkFormat(L, L.CheckString(1))
+		checkFormatLen(L)
 		return format(L)
 	}))
 	t.RawSetString("find", L.NewFunction(st.strFind))
@@ -90,6 +91,24 @@ func checkFormat(L *glua.LState, f string) {
 		}
 		if digits > 2 {
 			L.RaiseError("invalid format (width or precision too long)")
+		}
+	}
+}
+
+// checkFormatLen raises before string.format builds a result that could
+// pass MaxStringSize: each argument takes its length as a string, or at
+// most a few hundred bytes as a number (widths and precisions have two
+// digits at most).
+func checkFormatLen(L *glua.LState) {
+	n := len(L.CheckString(1))
+	for i := 2; i <= L.GetTop(); i++ {
+		if s, ok := L.Get(i).(glua.LString); ok {
+			n += len(s)
+		} else {
+			n += 512
+		}
+		if n > MaxStringSize {
+			L.RaiseError("resulting string too large")
 		}
 	}
 }
@@ -252,7 +271,11 @@ func (st *state) strGsub(L *glua.LState) int {
 				i++
 				c = rs[i]
 				if c >= '0' && c <= '9' {
-					b.WriteString(capture(md, int(c-'0')))
+					if cs := capture(md, int(c-'0')); b.Len()+len(cs) <= MaxStringSize {
+						b.WriteString(cs)
+					} else {
+						L.RaiseError("resulting string too large")
+					}
 				} else {
 					b.WriteByte(c)
 				}
