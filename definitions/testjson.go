@@ -2,11 +2,12 @@ package definitions
 
 import (
 	"bytes"
-	"encoding/json"
 	"math"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"towerhook/internal/jsonx"
 )
 
 // json encodes a YAML value as compact JSON, keeping the order of mapping
@@ -98,18 +99,5 @@ func appendJSONScalar(b *bytes.Buffer, v *yaml.Node) {
 
 // writeJSONString writes s as a JSON string, without HTML escaping.
 func writeJSONString(b *bytes.Buffer, s string) {
-	plain := true
-	for i := 0; i < len(s) && plain; i++ {
-		plain = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\'
-	}
-	if plain {
-		b.WriteByte('"')
-		b.WriteString(s)
-		b.WriteByte('"')
-		return
-	}
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s) // a string always encodes
-	b.Truncate(b.Len() - 1)
+	b.Write(jsonx.AppendString(b.AvailableBuffer(), s))
 }
