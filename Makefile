@@ -57,10 +57,14 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPatternDiff -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzScanFrames -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzCheckDamagedStore -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzCheckFile -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzCapRecord -fuzztime 60s ./daemon/
 	$(GO) test -run '^$$' -fuzz FuzzSecretMasking -fuzztime 60s ./daemon/
 	$(GO) test -run '^$$' -fuzz FuzzEachMatch -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzAppendString -fuzztime 60s ./internal/jsonx/
+	$(GO) test -run '^$$' -fuzz FuzzEncodedLen -fuzztime 60s ./internal/jsonx/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets

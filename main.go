@@ -94,7 +94,7 @@ func serve(args []string, stderr io.Writer) int {
 	o.Reload = hup
 	if err := daemon.Serve(ctx, o, logger); err != nil {
 		fmt.Fprintf(stderr, "towerhook serve: %v\n", err)
-		return 1
+		return daemon.ServeExitCode(err)
 	}
 	return 0
 }
@@ -178,6 +178,7 @@ func showLogs(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Until, "until", "", "RFC 3339 time or a duration ago")
 	fs.IntVar(&o.Limit, "limit", o.Limit, "number of records")
 	fs.BoolVar(&o.JSON, "json", false, "print JSON lines")
+	fs.BoolVar(&o.Check, "check", false, "check the store under --data (the daemon stopped) and its journal: OK or the damage; exit 0 or 1")
 	if _, err := parseArgs(fs, args, 0, 0); err != nil {
 		return exitParse(err)
 	}

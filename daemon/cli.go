@@ -305,13 +305,19 @@ type LogsOptions struct {
 	Until         string
 	Limit         int
 	JSON          bool
+	// Check checks the store instead of printing records (logs_check.go).
+	Check bool
 }
 
 // Logs prints call log records from the running daemon's admin API, or
 // from the store under --data when no daemon is listening (a connection
 // failure). An error answer from the daemon is printed with exit 1; a bad
-// flag value is a usage error (exit 2), checked before asking.
+// flag value is a usage error (exit 2), checked before asking. With Check
+// it checks the store instead (towerhook logs --check).
 func Logs(ctx context.Context, o LogsOptions, stdout, stderr io.Writer) int {
+	if o.Check {
+		return checkLog(o, stdout, stderr)
+	}
 	now := time.Now()
 	f := logs.Filter{Webhook: o.Webhook, Authenticator: o.Authenticator, Status: o.Status, Limit: o.Limit}
 	var err error

@@ -55,6 +55,12 @@ type Options struct {
 	// MaxMemory arms the Lua memory guard (lua.Shared.GuardMemory): code
 	// is interrupted when the live heap passes 80% of it. 0 turns it off.
 	MaxMemory Size
+	// LogMaxSize is the call log's size budget (logs.Options.MaxSizeBytes):
+	// the oldest days are dropped beyond it. 0 is unlimited.
+	LogMaxSize Size
+	// LogRecover moves a damaged call log aside and starts a new one
+	// (logs.Options.Recover) instead of refusing to start.
+	LogRecover bool
 
 	// Version is reported by the admin API.
 	Version string
@@ -169,6 +175,8 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
+	fs.Var(&o.LogMaxSize, "log-max-size", "size budget of the call log: beyond it the oldest days are dropped, never today's (bytes or 500MiB, 10GiB; 0 = unlimited)")
+	fs.BoolVar(&o.LogRecover, "log-recover", o.LogRecover, "when the call log is damaged, move it aside (towerhook.db.damaged-<UTC time>) and start a new one")
 	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off; default 90% of the cgroup memory limit, else off)")
 }
 

@@ -55,6 +55,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	}
 	store, err := logs.Open(filepath.Join(o.Data, logs.FileName), logs.Options{
 		Logger: logger, Registerer: reg, Sync: o.LogSync, RetentionDays: o.LogRetentionDays,
+		MaxSizeBytes: int64(o.LogMaxSize), Recover: o.LogRecover,
 	})
 	if err != nil {
 		return err

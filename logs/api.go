@@ -58,9 +58,18 @@ type Options struct {
 	Sync bool
 	// RetentionDays: 0 keeps forever.
 	RetentionDays int
+	// MaxSizeBytes is the size budget: while the data in use is over it,
+	// the oldest days are dropped, never today's (prune_size.go). 0 (the
+	// default) is unlimited.
+	MaxSizeBytes int64
+	// Recover: when the file is damaged, Open moves it aside (with copies
+	// of its journal segments) and starts a new store, instead of failing
+	// (check.go).
+	Recover bool
 	// QueueSize bounds the writer queue (default 4096).
 	QueueSize int
-	// MaxPayloadBytes caps the stored payload (default 64 KiB); longer is truncated.
+	// MaxPayloadBytes caps the stored payload (default 64 KiB, at most
+	// 1 MiB), in bytes of JSON; longer is truncated.
 	MaxPayloadBytes int
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -293,26 +292,6 @@ func BenchmarkQueryNewest50(b *testing.B) {
 	}
 }
 
-func copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err = io.Copy(out, in); err == nil {
-		err = out.Sync() // or the first commit's fdatasync flushes the copy
-	}
-	if err != nil {
-		_ = out.Close()
-		return err
-	}
-	return out.Close()
-}
-
 // writeLatency is the mean latency of n sequential durable appends.
 func writeLatency(b *testing.B, s *Store, n int) time.Duration {
 	start := time.Now()
@@ -342,7 +321,7 @@ func BenchmarkPrune(b *testing.B) {
 			// ms/prune, not ns/op.
 			for i := 0; i < b.N; i++ {
 				path := filepath.Join(b.TempDir(), "towerhook.db")
-				if err := copyFile(path, tmpl); err != nil {
+				if err := copyFile(tmpl, path); err != nil {
 					b.Fatal(err)
 				}
 				c := newClock(now)
@@ -391,4 +370,34 @@ func BenchmarkRedactPayload(b *testing.B) {
 	for b.Loop() {
 		RedactPayload(p, ps)
 	}
+}
+
+// BenchmarkOpenCheck: the start-up check of the 1M-record store (check.go)
+// beside bbolt's own open of it for writing (which walks the tree to
+// rebuild its freelist), page cache warm.
+func BenchmarkOpenCheck(b *testing.B) {
+	path, _ := bigStorePath(b)
+	b.Run("check", func(b *testing.B) {
+		for b.Loop() {
+			f, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, _ := f.Stat()
+			rep, err := checkFile(f, st.Size())
+			if err != nil || rep.Problem != "" {
+				b.Fatal(err, rep.Problem)
+			}
+			f.Close()
+		}
+	})
+	b.Run("bbolt-open", func(b *testing.B) {
+		for b.Loop() {
+			db, err := bolt.Open(path, 0o600, boltOptions(time.Second, false))
+			if err != nil {
+				b.Fatal(err)
+			}
+			db.Close()
+		}
+	})
 }

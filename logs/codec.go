@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"towerhook/internal/jsonx"
 )
 
 // keyLen is the length of a record key: 8-byte big-endian unix nanos then an
@@ -153,8 +155,9 @@ func decodeRecord(k key, v []byte) (*Record, error) {
 }
 
 // capPayload returns the payload to store: valid JSON no longer than max
-// bytes as is; anything longer (or not JSON) as a JSON string of its first
-// max bytes (cut on a rune boundary), with truncated set when cut.
+// bytes as is; anything longer (or not JSON) as a JSON string of its
+// longest prefix (cut on a rune boundary) whose encoding fits in max bytes,
+// with truncated set when cut.
 func capPayload(p json.RawMessage, max int) (out json.RawMessage, truncated bool) {
 	if len(p) == 0 {
 		return nil, false
@@ -164,18 +167,7 @@ func capPayload(p json.RawMessage, max int) (out json.RawMessage, truncated bool
 	if len(p) <= max && validJSON(p) && utf8.Valid(p) {
 		return p, false
 	}
-	s := p
-	if len(s) > max {
-		s = s[:max]
-		for i := 0; i < utf8.UTFMax && len(s) > 0; i++ {
-			r, size := utf8.DecodeLastRune(s)
-			if r != utf8.RuneError || size != 1 {
-				break
-			}
-			s = s[:len(s)-1]
-		}
-		truncated = true
-	}
-	b, _ := json.Marshal(string(s))
-	return b, truncated
+	s := string(p[:min(len(p), max)]) // what fits takes at most max bytes
+	n, _ := jsonPrefix(s, max)
+	return jsonx.AppendString(nil, s[:n]), n < len(p)
 }

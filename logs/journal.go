@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"sort"
 	"sync"
@@ -43,10 +42,12 @@ import (
 //
 //	len uint32 | crc32c uint32 | gen uint64 | key [16]byte | value [len]byte
 //
-// with the CRC over gen, key and value. Replay reads each segment's frames
+// with the CRC over gen, key and value, and len at most maxFrameBytes
+// (limits.go) on write and on replay. Replay reads each segment's frames
 // from offset 0 while they are whole, their CRC holds and their generation
 // equals the first frame's: older generations' leftovers past the end never
-// count.
+// count. A damaged stretch followed by valid frames is skipped and
+// reported, a torn tail silently ends the segment (journal_read.go).
 const (
 	journalSuffix   = "-wal"
 	frameHeaderLen  = 4 + 4 + 8 + keyLen
@@ -85,15 +86,17 @@ type journal struct {
 }
 
 // openJournal opens (creating) the segments of the store at path and
-// returns the records they hold from their current generations. Read-only,
-// missing segments are skipped, and no segment at all is a nil journal.
-func openJournal(path string, readOnly bool) (*journal, []pendingRec, error) {
+// returns the records they hold from their current generations, and what
+// reading each segment had to skip (journal_read.go). Read-only, missing
+// segments are skipped, and no segment at all is a nil journal.
+func openJournal(path string, readOnly bool) (*journal, []pendingRec, [2]segmentDamage, error) {
 	flag := os.O_RDWR | os.O_CREATE
 	if readOnly {
 		flag = os.O_RDONLY
 	}
 	j := &journal{gen: uint64(time.Now().UnixNano())}
 	var recs []pendingRec
+	var damage [2]segmentDamage
 	found := false
 	for i, p := range segmentPaths(path) {
 		f, err := os.OpenFile(p, flag, 0o600)
@@ -102,59 +105,23 @@ func openJournal(path string, readOnly bool) (*journal, []pendingRec, error) {
 		}
 		if err != nil {
 			j.close()
-			return nil, nil, fmt.Errorf("call log journal: %w", err)
+			return nil, nil, damage, fmt.Errorf("call log journal: %w", err)
 		}
 		j.files[i] = f
 		found = true
-		r, err := readFrames(f)
+		b, err := readSegment(f)
 		if err != nil {
 			j.close()
-			return nil, nil, fmt.Errorf("call log journal %s: %w", p, err)
+			return nil, nil, damage, fmt.Errorf("call log journal %s: %w", p, err)
 		}
+		r, d := scanFrames(b)
 		recs = append(recs, r...)
+		damage[i] = d
 	}
 	if !found {
-		return nil, nil, nil
+		return nil, nil, damage, nil
 	}
-	return j, recs, nil
-}
-
-// readFrames returns the valid frames of the generation at offset 0.
-func readFrames(r io.ReaderAt) ([]pendingRec, error) {
-	var recs []pendingRec
-	var gen uint64
-	var off int64
-	hdr := make([]byte, frameHeaderLen)
-	for {
-		if _, err := r.ReadAt(hdr, off); err != nil {
-			if errors.Is(err, io.EOF) {
-				return recs, nil
-			}
-			return nil, err
-		}
-		n := binary.BigEndian.Uint32(hdr[0:4])
-		sum := binary.BigEndian.Uint32(hdr[4:8])
-		g := binary.BigEndian.Uint64(hdr[8:16])
-		if n == 0 || n > 64<<20 || (len(recs) > 0 && g != gen) {
-			return recs, nil
-		}
-		val := make([]byte, n)
-		if _, err := r.ReadAt(val, off+frameHeaderLen); err != nil {
-			if errors.Is(err, io.EOF) {
-				return recs, nil // torn tail
-			}
-			return nil, err
-		}
-		c := crc32.Update(0, crcTable, hdr[8:])
-		if crc32.Update(c, crcTable, val) != sum {
-			return recs, nil
-		}
-		gen = g
-		var k key
-		copy(k[:], hdr[16:])
-		recs = append(recs, pendingRec{k: k, val: val})
-		off += frameHeaderLen + int64(n)
-	}
+	return j, recs, damage, nil
 }
 
 // reset empties both segments (after their records were replayed).
@@ -173,6 +140,11 @@ func (j *journal) reset() error {
 // append journals ops durably (one write, one fdatasync) and adds them to
 // pending.
 func (j *journal) append(ops []*op) error {
+	for _, o := range ops {
+		if len(o.val) > maxFrameBytes { // replay would skip it
+			return fmt.Errorf("call log journal: a record of %d bytes is over the %d-byte frame limit", len(o.val), maxFrameBytes)
+		}
+	}
 	f := j.files[j.active]
 	if _, err := f.WriteAt(j.encode(ops), j.off); err != nil {
 		return err

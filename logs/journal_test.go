@@ -126,12 +126,9 @@ func TestReadFramesStopsAtOtherGeneration(t *testing.T) {
 	frame(7, makeKey(1, 1), "one")
 	frame(7, makeKey(2, 1), "two")
 	frame(6, makeKey(3, 1), "stale")
-	recs, err := readFrames(bytes.NewReader(buf.Bytes()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 2 || string(recs[1].val) != "two" {
-		t.Fatalf("frames = %+v", recs)
+	recs, d := scanFrames(buf.Bytes())
+	if len(recs) != 2 || string(recs[1].val) != "two" || d.damaged() {
+		t.Fatalf("frames = %+v, damage %+v", recs, d)
 	}
 }
 

@@ -15,10 +15,16 @@ type metrics struct {
 	queue   prometheus.GaugeFunc
 	size    prometheus.Gauge
 	oldest  prometheus.Gauge
+	// used, maxSize and pruned: the size budget (prune_size.go).
+	used    prometheus.Gauge
+	maxSize prometheus.Gauge
+	pruned  *prometheus.CounterVec
+	// journalDamaged counts damaged journal frames skipped (journal_read.go).
+	journalDamaged prometheus.Counter
 }
 
 func newMetrics(queueLen func() float64) *metrics {
-	return &metrics{
+	m := &metrics{
 		written: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "towerhook_log_records_written_total",
 			Help: "Call-log records committed to the store.",
@@ -50,11 +56,32 @@ func newMetrics(queueLen func() float64) *metrics {
 			Name: "towerhook_log_oldest_record_timestamp_seconds",
 			Help: "Unix time of the oldest call-log record (0 when empty).",
 		}),
+		used: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "towerhook_log_store_used_bytes",
+			Help: "Call-log data in use: the file's high-water mark less its free pages (what --log-max-size limits).",
+		}),
+		maxSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "towerhook_log_store_max_size_bytes",
+			Help: "The call-log size budget, --log-max-size (0 = unlimited).",
+		}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "towerhook_log_pruned_days_total",
+			Help: "Call-log day buckets dropped, by reason: age (--log-retention-days) or size (--log-max-size).",
+		}, []string{"reason"}),
+		journalDamaged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "towerhook_log_journal_damaged_frames_total",
+			Help: "Damaged call-log journal frames skipped at start-up (the valid records after them are kept).",
+		}),
 	}
+	for _, reason := range []string{pruneAge, pruneSize} {
+		m.pruned.WithLabelValues(reason)
+	}
+	return m
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.written, m.dropped, m.commit, m.cp, m.queue, m.size, m.oldest}
+	return []prometheus.Collector{m.written, m.dropped, m.commit, m.cp, m.queue, m.size, m.oldest,
+		m.used, m.maxSize, m.pruned, m.journalDamaged}
 }
 
 // register registers every collector on r (nil: none); on error it

@@ -110,6 +110,11 @@ type Store struct {
 
 	pruneMu    sync.Mutex
 	haveOldest atomic.Bool
+	// overBudget wakes the pruner when a commit found the data in use over
+	// MaxSizeBytes (buffered 1); sizeStuckDay is the day (days since the
+	// epoch) on which only that day's records were left over it.
+	overBudget   chan struct{}
+	sizeStuckDay atomic.Int64
 
 	// j is the durable-append journal (sync mode), or, read-only, the
 	// records a crashed writer left in it; nil otherwise.
@@ -137,7 +142,8 @@ type op struct {
 // and starts the writer and the daily pruner. With opts.ReadOnly it opens
 // the file for queries only, starting nothing. When another process holds
 // the file, Open fails after opts.OpenTimeout with an error wrapping
-// ErrLocked.
+// ErrLocked. A damaged file (checked before bbolt maps it, check.go) is a
+// *DamageError wrapping ErrDamaged, unless opts.Recover moves it aside.
 func Open(path string, opts Options) (*Store, error) {
 	return open(path, opts, nil)
 }
@@ -149,6 +155,7 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 	if opts.MaxPayloadBytes <= 0 {
 		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
+	opts.MaxPayloadBytes = min(opts.MaxPayloadBytes, maxPayloadJSON)
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = DefaultOpenTimeout
 	}
@@ -162,6 +169,8 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 		log:  opts.Logger,
 		now:  opts.Now,
 		stop: make(chan struct{}),
+
+		overBudget: make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -177,12 +186,20 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 			return nil, fmt.Errorf("call log: %w", err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, bo)
+	// bbolt trusts its file: check it first (check.go).
+	if err := s.checkBeforeOpen(); err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, bo)
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("call log %s is locked by another process (is towerhook already running?); stop it or use a different --data directory: %w", path, ErrLocked)
+		return nil, lockedError(path)
+	}
+	var damage *DamageError
+	if err != nil && !errors.As(err, &damage) {
+		err = fmt.Errorf("call log %s: %w", path, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("call log %s: %w", path, err)
+		return nil, err
 	}
 	s.db = db
 	if !opts.ReadOnly {
@@ -206,6 +223,8 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 	if err := db.View(func(tx *bolt.Tx) error { s.updateGauges(tx); return nil }); err != nil {
 		s.log.Warn("call log: reading stats", "err", err)
 	}
+	s.metrics.maxSize.Set(float64(max(opts.MaxSizeBytes, 0)))
+	s.measureUsed()
 	if opts.ReadOnly {
 		s.closed = true
 		return s, nil
@@ -264,8 +283,9 @@ func (s *Store) Path() string { return s.path }
 // Append stores rec. ID and Time are filled when empty (Time from
 // Options.Now; ID is a sortable 32-hex-digit key that embeds Time); a
 // non-empty ID must be one this package issued. Known credential headers
-// are redacted and the payload is capped; rec itself is only changed in ID
-// and Time. In sync mode Append returns once rec is committed (or the
+// are redacted, and the payload and every other field are capped (README
+// "Call log and retention", Limits; Truncated is then set in the stored
+// record); rec itself is only changed in ID and Time. In sync mode Append returns once rec is committed (or the
 // commit's error); otherwise once queued, or ErrDropped when the queue
 // stayed full for 100 ms. After Close it returns ErrClosed.
 func (s *Store) Append(ctx context.Context, rec *Record) error {
@@ -289,9 +309,15 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	stored.RequestHeaders = redactCredentialMap(rec.RequestHeaders)
 	p, trunc := capPayload(rec.RequestPayload, s.opts.MaxPayloadBytes)
 	stored.RequestPayload, stored.Truncated = p, rec.Truncated || trunc
+	if limitRecord(&stored) {
+		stored.Truncated = true
+	}
 	val, err := encodeValue(&stored)
 	if err != nil {
 		return fmt.Errorf("call log: encoding record: %w", err)
+	}
+	if len(val) > MaxRecordBytes { // limitRecord makes this impossible
+		return fmt.Errorf("call log: record of %d bytes over the %d-byte limit", len(val), MaxRecordBytes)
 	}
 	o := s.ops.Get().(*op)
 	o.k, o.val, o.wait = k, val, s.opts.Sync
@@ -628,6 +654,7 @@ func (s *Store) commitRecs(recs []pendingRec, count bool) error {
 	if count {
 		s.metrics.written.Add(float64(len(recs)))
 	}
+	s.checkBudget(s.measureUsed())
 	if !s.haveOldest.Load() {
 		_ = s.db.View(func(tx *bolt.Tx) error { s.updateGauges(tx); return nil })
 	}
@@ -662,6 +689,10 @@ func (s *Store) pruner() {
 		select {
 		case <-s.stop:
 			return
+		case <-s.overBudget:
+			if _, err := s.pruneSize(); err != nil {
+				s.log.Error("call log: pruning to --log-max-size failed", "err", err)
+			}
 		case <-t.C:
 			if n, err := s.Prune(); err != nil {
 				s.log.Error("call log: prune failed", "err", err)
@@ -681,33 +712,38 @@ func (s *Store) cutoff() string {
 }
 
 // Prune deletes whole day buckets older than RetentionDays (bucket date <
-// today - RetentionDays, UTC) and returns how many it deleted. When nothing
-// expired (checked by reading the oldest bucket name) it takes no write
-// transaction, so the hourly check is cheap; otherwise it deletes the
-// expired buckets in one short write transaction of its own. Open calls it.
+// today - RetentionDays, UTC), then, with MaxSizeBytes, the oldest days
+// while the data in use is over it (never today's; prune_size.go), and
+// returns how many days it deleted. When nothing expired (checked by
+// reading the oldest bucket name) it takes no write transaction, so the
+// hourly check is cheap; otherwise it deletes the expired buckets in one
+// short write transaction of its own. Open calls it.
 func (s *Store) Prune() (int, error) {
+	n, err := s.pruneAge()
+	if err != nil {
+		return n, err
+	}
+	m, err := s.pruneSize()
+	return n + m, err
+}
+
+// pruneAge deletes the day buckets older than RetentionDays.
+func (s *Store) pruneAge() (int, error) {
 	cut := s.cutoff()
 	if cut == "" || s.opts.ReadOnly {
 		return 0, nil
 	}
-	if s.running.Load() {
-		// Journaled records belong to their days too.
-		if err := s.flush(); err != nil {
-			return 0, err
-		}
+	if err := s.flushBeforePrune(); err != nil {
+		return 0, err
 	}
 	s.pruneMu.Lock()
 	defer s.pruneMu.Unlock()
-	expired := false
-	if err := s.db.View(func(tx *bolt.Tx) error {
-		first, _ := tx.Cursor().First()
-		expired = first != nil && string(first) < cut
-		return nil
-	}); err != nil || !expired {
+	first, err := s.oldestDay()
+	if err != nil || first == nil || string(first) >= cut {
 		return 0, err
 	}
 	n := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		var names [][]byte
 		c := tx.Cursor()
 		for name, _ := c.First(); name != nil && string(name) < cut; name, _ = c.Next() {
@@ -727,6 +763,8 @@ func (s *Store) Prune() (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	s.metrics.pruned.WithLabelValues(pruneAge).Add(float64(n))
+	s.measureUsed()
 	return n, nil
 }
 
@@ -751,19 +789,21 @@ func (s *Store) Close() error {
 
 // openJournal replays what a previous writer left in the journal into bbolt
 // (or, read-only, keeps it in memory for queries) and, in sync mode, keeps
-// the journal open for appends.
+// the journal open for appends. Damaged frames it had to skip are logged
+// and counted.
 func (s *Store) openJournal(path string) error {
-	j, recs, err := openJournal(path, s.opts.ReadOnly)
+	j, recs, damage, err := openJournal(path, s.opts.ReadOnly)
 	if err != nil || j == nil {
 		return err
 	}
+	damaged := s.reportJournalDamage(path, damage)
 	if s.opts.ReadOnly {
 		j.close()
 		j.pending = recs
 		s.j = j
 		return nil
 	}
-	if len(recs) > 0 {
+	if len(recs) > 0 || damaged {
 		if err := s.commitRecs(recs, false); err != nil {
 			j.close()
 			return fmt.Errorf("call log %s: replaying %d journaled records: %w", path, len(recs), err)
@@ -780,4 +820,21 @@ func (s *Store) openJournal(path string) error {
 	}
 	s.j = j
 	return nil
+}
+
+// reportJournalDamage logs and counts what reading the journal segments
+// had to skip; it reports whether there was any.
+func (s *Store) reportJournalDamage(path string, damage [2]segmentDamage) bool {
+	any := false
+	for i, d := range damage {
+		if !d.damaged() {
+			continue
+		}
+		any = true
+		s.metrics.journalDamaged.Add(float64(d.Frames))
+		s.log.Error("call log journal: damaged frames skipped; the records after them were recovered",
+			"file", segmentPaths(path)[i], "damaged_frames", d.Frames, "skipped_bytes", d.Bytes,
+			"records_recovered", d.Recovered)
+	}
+	return any
 }

@@ -377,9 +377,10 @@ func TestPayloadCapAndRedaction(t *testing.T) {
 	}{
 		{"small json", `{"a":1}`, 64, `{"a":1}`, false},
 		{"exact", `"abcd"`, 6, `"abcd"`, false},
-		{"long json", `{"a":"0123456789"}`, 8, `"{\"a\":\"01"`, true},
+		// Cut so that the stored JSON string fits in max bytes.
+		{"long json", `{"a":"0123456789"}`, 13, `"{\"a\":\"01"`, true},
 		{"invalid json kept as string", `not json`, 64, `"not json"`, false},
-		{"rune boundary", `"ééé"`, 4, `"\"é"`, true},
+		{"rune boundary", `"ééé"`, 7, `"\"é"`, true},
 		{"empty", ``, 64, `null`, false},
 		{"invalid UTF-8 kept as a valid string", "{\"a\":\"\xff\xfe\"}", 64, `"{\"a\":\"\ufffd\ufffd\"}"`, false},
 	}
