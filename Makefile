@@ -52,6 +52,7 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeTestFile -fuzztime 60s ./definitions/
+	$(GO) test -run '^$$' -fuzz FuzzMaskSecrets -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzJSONBridge -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzPatternDiff -fuzztime 60s ./lua/

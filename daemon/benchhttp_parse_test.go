@@ -24,7 +24,7 @@ Transfer/sec:      3.00MB
 		name, out, err string
 		want           wrkResult
 	}{
-		{name: "ok", out: report, want: wrkResult{rate: 20500.25, p50: 850 * time.Microsecond, p99: 1100 * time.Millisecond}},
+		{name: "ok", out: report, want: wrkResult{rate: 20500.25, requests: 41000, p50: 850 * time.Microsecond, p99: 1100 * time.Millisecond}},
 		{name: "non-2xx", out: strings.Replace(report, "Requests/sec", "  Non-2xx or 3xx responses: 12\nRequests/sec", 1), err: "wrk saw failures: Non-2xx or 3xx responses: 12"},
 		{name: "socket errors", out: strings.Replace(report, "Requests/sec", "  Socket errors: connect 0, read 3, write 0, timeout 0\nRequests/sec", 1), err: "wrk saw failures: Socket errors: connect 0, read 3, write 0, timeout 0"},
 		{name: "no rate", out: "Running 2s test\n", err: "no Requests/sec line in wrk's output"},

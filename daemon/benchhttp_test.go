@@ -3,12 +3,14 @@ package daemon
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +43,12 @@ func BenchmarkHTTP(b *testing.B) {
 		b.ReportMetric(res.rate, "req/s")
 		b.ReportMetric(res.p50.Seconds()*1e6, "p50-µs")
 		b.ReportMetric(res.p99.Seconds()*1e6, "p99-µs")
+		if res.requests > 0 {
+			// The server's CPU per answer (wrk is another process): the
+			// figure to compare changes by on a loaded machine.
+			b.ReportMetric(float64(res.cpu.Microseconds())/float64(res.requests), "cpu-µs/req")
+			b.ReportMetric(float64(res.mallocs)/float64(res.requests), "allocs/req")
+		}
 		return res
 	}
 	var bare, ceiling float64
@@ -60,7 +68,9 @@ func BenchmarkHTTP(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer g.f.Close()
+		// A cleanup, so the file closes after the server has shut down
+		// (cleanups run last registered first).
+		b.Cleanup(func() { g.f.Close() })
 		h := bareAfter(b, func(_ *http.Request, body []byte) error { return g.append(body) })
 		ceiling = run(b, serveLoopback(b, h)+"/cetmix_tower_webhooks/push").rate
 		share(b, ceiling)
@@ -86,7 +96,15 @@ func serveLoopback(b *testing.B, h http.Handler) string {
 	}
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
-	b.Cleanup(func() { srv.Close() })
+	b.Cleanup(func() {
+		// Let the handlers wrk left running finish before what they use
+		// (files, stores) is cleaned up.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+	})
 	return "http://" + ln.Addr().String()
 }
 
@@ -110,6 +128,9 @@ func writeWrkScript(b *testing.B, body []byte) string {
 type wrkResult struct {
 	rate     float64
 	p50, p99 time.Duration
+	requests int64         // answers wrk counted
+	cpu      time.Duration // this process's CPU time while wrk ran
+	mallocs  uint64        // heap allocations this process made meanwhile
 }
 
 // runWrk runs wrk against url and parses its report; any non-2xx answer
@@ -117,7 +138,12 @@ type wrkResult struct {
 func runWrk(b *testing.B, wrk, script, dur, url string) wrkResult {
 	b.Helper()
 	cmd := exec.Command(wrk, "-t2", "-c32", "-d"+dur, "--latency", "-s", script, url)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	cpu0, mallocs0 := processCPU(), ms.Mallocs
 	out, err := cmd.CombinedOutput()
+	cpu := processCPU() - cpu0
+	runtime.ReadMemStats(&ms)
 	if err != nil {
 		b.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -125,6 +151,7 @@ func runWrk(b *testing.B, wrk, script, dur, url string) wrkResult {
 	if err != nil {
 		b.Fatalf("%v\n%s", err, out)
 	}
+	res.cpu, res.mallocs = cpu, ms.Mallocs-mallocs0
 	return res
 }
 
@@ -135,6 +162,12 @@ func parseWrk(out []byte) (wrkResult, error) {
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
+		case len(f) >= 3 && f[1] == "requests" && f[2] == "in":
+			n, err := strconv.ParseInt(f[0], 10, 64)
+			if err != nil {
+				return res, fmt.Errorf("wrk request count %q: %v", f[0], err)
+			}
+			res.requests = n
 		case len(f) == 2 && f[0] == "Requests/sec:":
 			v, err := strconv.ParseFloat(f[1], 64)
 			if err != nil {

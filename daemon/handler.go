@@ -140,6 +140,17 @@ type callState struct {
 	answered bool
 	// expecting: this call's record is announced to the call log.
 	expecting bool
+	// dctx is the request's context without its cancellation (detached).
+	dctx context.Context
+}
+
+// detached returns the request's context without its cancellation, made
+// once per call: code and the call log must finish when the caller leaves.
+func (c *callState) detached() context.Context {
+	if c.dctx == nil {
+		c.dctx = context.WithoutCancel(c.r.Context())
+	}
+	return c.dctx
 }
 
 // withdraw takes back the announcement of this call's record (once).
@@ -244,7 +255,7 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 	// request runs to completion): a deploy must not die halfway because a
 	// provider's delivery timed out. The call's own timeout still applies,
 	// and the outcome is logged.
-	ctx := context.WithoutCancel(r.Context())
+	ctx := c.detached()
 	auth := rt.auth
 	ares := c.t.engine.Run(ctx, &lua.Call{
 		Kind: lua.KindAuthenticator, Script: auth.script,
@@ -343,7 +354,7 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 	if p.appendFn != nil {
 		// The request's context may be cancelled by a client that went away;
 		// the record must still be written.
-		if err := p.appendFn(context.WithoutCancel(c.r.Context()), rec); err != nil {
+		if err := p.appendFn(c.detached(), rec); err != nil {
 			p.logger.Error("call log append failed", "request_id", c.reqID, "webhook", rec.Webhook, "err", err)
 			if p.durable {
 				// Not committed: the caller must not get an answer that
@@ -656,7 +667,10 @@ func allowedResponseHeader(k string) bool {
 
 // writeMessage answers {"message": msg}.
 func writeMessage(w http.ResponseWriter, status int, msg string) {
-	writeRawMessage(w, status, jsonx.AppendString(make([]byte, 0, len(msg)+2), msg))
+	b := make([]byte, 0, len(msg)+16)
+	b = append(b, `{"message":`...)
+	b = jsonx.AppendString(b, msg)
+	writeJSONBody(w, status, append(b, '}', '\n'))
 }
 
 // writeRawMessage answers {"message": <raw JSON>}.
@@ -664,10 +678,17 @@ func writeRawMessage(w http.ResponseWriter, status int, raw []byte) {
 	b := make([]byte, 0, len(raw)+16)
 	b = append(b, `{"message":`...)
 	b = append(b, raw...)
-	b = append(b, '}', '\n')
+	writeJSONBody(w, status, append(b, '}', '\n'))
+}
+
+// writeJSONBody answers the JSON document b. Both header values share one
+// allocation; the names are canonical, so they are stored as Set would.
+func writeJSONBody(w http.ResponseWriter, status int, b []byte) {
+	vs := make([]string, 2)
+	vs[0], vs[1] = "application/json", strconv.Itoa(len(b))
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	h["Content-Type"] = vs[0:1:1]
+	h["Content-Length"] = vs[1:2:2]
 	w.WriteHeader(status)
 	w.Write(b)
 }

@@ -83,6 +83,16 @@ func checkLua(code, name string) (p *luaProblem) {
 	return nil
 }
 
+// plainLua reports whether LuaString leaves every byte of s as it is.
+func plainLua(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // LuaErrorText is the text of a Lua syntax error in a load error: msg (with
 // every secret value masked; secrets sorted longest first, as
 // Set.SecretValues) and the Lua line it refers to. The daemon's compile step
@@ -96,6 +106,10 @@ func LuaErrorText(msg string, luaLine int, secrets []string) string {
 func MaskSecrets(s string, values []string) string {
 	for _, v := range values {
 		if v == "" {
+			continue
+		}
+		if plainLua(v) && !strings.Contains(s, v) {
+			// v is its own literal's inside, and every form contains v.
 			continue
 		}
 		lit := LuaString(v)

@@ -27,10 +27,22 @@ func makeKey(nanos int64, seq uint64) key {
 	return k
 }
 
-func (k key) nanos() int64   { return int64(binary.BigEndian.Uint64(k[:8])) }
-func (k key) seq() uint64    { return binary.BigEndian.Uint64(k[8:]) }
-func (k key) id() string     { return hex.EncodeToString(k[:]) }
-func (k key) day() string    { return dayName(time.Unix(0, k.nanos())) }
+func (k key) nanos() int64 { return int64(binary.BigEndian.Uint64(k[:8])) }
+func (k key) seq() uint64  { return binary.BigEndian.Uint64(k[8:]) }
+func (k key) id() string   { return hex.EncodeToString(k[:]) }
+func (k key) day() string  { return dayName(time.Unix(0, k.nanos())) }
+
+// dayNum is the number of k's UTC day since the epoch (negative before
+// it): two keys are in the same day bucket exactly when their dayNum is.
+func (k key) dayNum() int64 {
+	const dayNanos = int64(24 * time.Hour)
+	n := k.nanos()
+	d := n / dayNanos
+	if n < 0 && n%dayNanos != 0 {
+		d--
+	}
+	return d
+}
 func (k key) cursor() string { return base64.RawURLEncoding.EncodeToString(k[:]) }
 
 // dayName is the bucket name of t's UTC day.

@@ -626,11 +626,11 @@ func (s *Store) commitRecs(recs []pendingRec, count bool) error {
 	start := time.Now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var b *bolt.Bucket
-		cur := ""
+		var cur int64 // the day of b; its name is formatted once per bucket
 		for _, r := range sorted {
-			if day := r.k.day(); b == nil || day != cur {
+			if day := r.k.dayNum(); b == nil || day != cur {
 				var err error
-				if b, err = tx.CreateBucketIfNotExists([]byte(day)); err != nil {
+				if b, err = tx.CreateBucketIfNotExists([]byte(r.k.day())); err != nil {
 					return err
 				}
 				b.FillPercent = 1.0

@@ -125,10 +125,19 @@ func (st *state) hmacFor(name, key string) *hashObj {
 	return o
 }
 
+// wrapHash returns o as a Lua value. The state's reused HMAC (hmacFor)
+// keeps its userdata too: like the object, it is handed out at most once
+// per call and unreachable from Lua after the call that had it.
 func (st *state) wrapHash(o *hashObj) *glua.LUserData {
+	if o == st.mac && st.macUD != nil && st.macUD.Value == o {
+		return st.macUD
+	}
 	ud := st.L.NewUserData()
 	ud.Value = o
 	ud.Metatable = st.hashMeta()
+	if o == st.mac {
+		st.macUD = ud
+	}
 	return ud
 }
 

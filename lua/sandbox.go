@@ -39,6 +39,17 @@ func (st *state) openSandbox() {
 	}
 	g.RawSetString("setmetatable", L.NewFunction(st.luaSetMetatable))
 	g.RawSetString("rawset", L.NewFunction(st.luaRawSet))
+	// tostring of a string is the string itself (the protected string
+	// metatable has no __tostring): returned as the same value instead of
+	// gopher-lua's new copy, the rest as before.
+	baseToString := raw.RawGetString("tostring").(*glua.LFunction).GFunction
+	g.RawSetString("tostring", L.NewFunction(func(L *glua.LState) int {
+		if v := L.Get(1); v.Type() == glua.LTString {
+			L.Push(v)
+			return 1
+		}
+		return baseToString(L)
+	}))
 
 	// pairs and next see the headers proxy as the plain table of all headers.
 	next := raw.RawGetString("next").(*glua.LFunction)

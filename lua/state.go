@@ -52,17 +52,26 @@ type state struct {
 	null        *glua.LUserData // json.null
 	arrMeta     *glua.LTable    // marks empty JSON arrays so they dump as []
 	hashFns     map[*glua.LFunction]string
-	hashMt      *glua.LTable // hmac/hashlib object methods
-	matchMt     *glua.LTable // re match object methods
-	buf         []byte       // scratch for digests (never escapes a Go helper)
-	jstack      []jsonMember // scratch stack of the JSON decoder
-	env         *glua.LTable // an emptied environment for the next call (nil: create one)
-	ctx         *callCtx     // the context of every call on this state
-	mac         *hashObj     // the first HMAC of the last call, reused by hmacFor
-	keyAllowed  glua.LValue  // "allowed", boxed once
-	keyExitCode glua.LValue  // "exit_code", boxed once
-	cur         callState
+	hashMt      *glua.LTable    // hmac/hashlib object methods
+	matchMt     *glua.LTable    // re match object methods
+	buf         []byte          // scratch for digests (never escapes a Go helper)
+	jstack      []jsonMember    // scratch stack of the JSON decoder
+	env         *glua.LTable    // an emptied environment for the next call (nil: create one)
+	ctx         *callCtx        // the context of every call on this state
+	mac         *hashObj        // the first HMAC of the last call, reused by hmacFor
+	macUD       *glua.LUserData // mac as a Lua value, reused with it (wrapHash)
+	keyAllowed  glua.LValue     // "allowed", boxed once
+	keyExitCode glua.LValue     // "exit_code", boxed once
+	// chunks holds the main function of each script run on this state
+	// (at most maxStateChunks): a chunk's function is never reachable from
+	// Lua (no debug library), so one object serves every call, its
+	// environment set per call and dropped after it.
+	chunks map[*glua.FunctionProto]*glua.LFunction
+	cur    callState
 }
+
+// maxStateChunks bounds the chunk functions a state keeps.
+const maxStateChunks = 256
 
 func (e *Engine) newState() *state {
 	L := glua.NewState(glua.Options{
@@ -133,14 +142,30 @@ func (st *state) run(ctx context.Context, call *Call) (*glua.LTable, error) {
 	}
 	st.cur.env = env
 
-	fn := L.NewFunctionFromProto(call.Script.proto)
+	fn := st.chunk(call.Script.proto)
 	fn.Env = env
 	L.SetContext(ctx)
 	L.Push(fn)
 	err := L.PCall(0, 0, nil)
 	L.RemoveContext()
 	L.SetTop(0)
+	fn.Env = nil // the call's environment is not kept alive by the cache
 	return env, err
+}
+
+// chunk returns the function of the main chunk proto, made once per state.
+func (st *state) chunk(proto *glua.FunctionProto) *glua.LFunction {
+	if fn := st.chunks[proto]; fn != nil {
+		return fn
+	}
+	fn := st.L.NewFunctionFromProto(proto)
+	if st.chunks == nil {
+		st.chunks = map[*glua.FunctionProto]*glua.LFunction{}
+	}
+	if len(st.chunks) < maxStateChunks {
+		st.chunks[proto] = fn
+	}
+	return fn
 }
 
 // lazyVarOf returns the lazy variable called name for kind (0: none).

@@ -48,16 +48,17 @@ func layoutOf(t *glua.LTable) *tableLayout { return (*tableLayout)(unsafe.Pointe
 
 // newStringTable returns a table holding ms (later duplicates win), built
 // with exact sizes. Keys and pending string values (v == nil) are boxed
-// from one slab.
+// from one slab; a small table, its key slice and its slab are one
+// allocation (tableBlock).
 func newStringTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
-	t := &glua.LTable{Metatable: glua.LNil}
-	lt := layoutOf(t)
 	n := len(ms)
+	t, keys, strs := tableBlock(n, n+pendingStrings(ms))
+	lt := layoutOf(t)
 	var sl stringSlab
 	sl.tab = tab
-	sl.reset(n + pendingStrings(ms))
+	sl.use(strs)
 	lt.strdict = make(map[string]glua.LValue, n)
-	lt.keys = make([]glua.LValue, 0, n)
+	lt.keys = keys
 	lt.k2i = make(map[glua.LValue]int, n)
 	for i := range ms {
 		k, v := ms[i].k, ms[i].v
@@ -74,6 +75,51 @@ func newStringTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
 	return t
 }
 
+// The blocks of tableBlock: a table with room for N keys (or array
+// elements) and 2N boxed strings.
+type (
+	tableBlock2 struct {
+		t    glua.LTable
+		keys [2]glua.LValue
+		strs [4]glua.LString
+	}
+	tableBlock4 struct {
+		t    glua.LTable
+		keys [4]glua.LValue
+		strs [8]glua.LString
+	}
+	tableBlock8 struct {
+		t    glua.LTable
+		keys [8]glua.LValue
+		strs [16]glua.LString
+	}
+)
+
+// tableBlock returns a new empty table (no metatable), an empty slice with
+// room for n keys or elements and an empty slab with room for m strings.
+// For small n and m the three share one allocation: a decoded JSON object
+// has a handful of members, and each allocation costs more than its bytes.
+// Appending beyond the slice's room moves the keys out of the block, as
+// any append does; the block stays alive as long as any part of it is.
+func tableBlock(n, m int) (*glua.LTable, []glua.LValue, []glua.LString) {
+	switch {
+	case n <= 2 && m <= 4:
+		b := &tableBlock2{t: glua.LTable{Metatable: glua.LNil}}
+		return &b.t, b.keys[:0], b.strs[:0]
+	case n <= 4 && m <= 8:
+		b := &tableBlock4{t: glua.LTable{Metatable: glua.LNil}}
+		return &b.t, b.keys[:0], b.strs[:0]
+	case n <= 8 && m <= 16:
+		b := &tableBlock8{t: glua.LTable{Metatable: glua.LNil}}
+		return &b.t, b.keys[:0], b.strs[:0]
+	}
+	var strs []glua.LString
+	if m > 1 {
+		strs = make([]glua.LString, 0, m)
+	}
+	return &glua.LTable{Metatable: glua.LNil}, make([]glua.LValue, 0, n), strs
+}
+
 // newSeedTable returns {[k] = v} (k a boxed LString) with room for n keys.
 func newSeedTable(k, v glua.LValue, n int) *glua.LTable {
 	t := &glua.LTable{Metatable: glua.LNil}
@@ -88,13 +134,14 @@ func newSeedTable(k, v glua.LValue, n int) *glua.LTable {
 }
 
 // newArrayTable returns the table {ms[0].v, ms[1].v, ...}; pending string
-// values (v == nil) are boxed from one slab.
+// values (v == nil) are boxed from one slab, which a small table shares
+// with its element slice (tableBlock).
 func newArrayTable(ms []jsonMember, tab unsafe.Pointer) *glua.LTable {
-	t := &glua.LTable{Metatable: glua.LNil}
+	t, arr, strs := tableBlock(len(ms), pendingStrings(ms))
 	var sl stringSlab
 	sl.tab = tab
-	sl.reset(pendingStrings(ms))
-	arr := make([]glua.LValue, len(ms))
+	sl.use(strs)
+	arr = arr[:len(ms)]
 	for i := range ms {
 		if arr[i] = ms[i].v; arr[i] == nil {
 			arr[i] = sl.box(ms[i].s)
@@ -206,6 +253,16 @@ type stringSlab struct {
 func (sl *stringSlab) reset(n int) {
 	if sl.tab != nil && n > 1 {
 		sl.chunk = make([]glua.LString, 0, n)
+	} else {
+		sl.chunk = nil
+	}
+}
+
+// use makes chunk (empty, with room) the slab; with no itab the strings
+// are boxed one by one instead.
+func (sl *stringSlab) use(chunk []glua.LString) {
+	if sl.tab != nil {
+		sl.chunk = chunk
 	} else {
 		sl.chunk = nil
 	}
