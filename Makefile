@@ -58,6 +58,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzPatternDiff -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzValidJSON -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzRedactPayload -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeMeta -fuzztime 60s ./logs/
+	$(GO) test -run '^$$' -fuzz FuzzDedupID -fuzztime 60s ./daemon/
 	$(GO) test -run '^$$' -fuzz FuzzScanFrames -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzCheckDamagedStore -fuzztime 60s ./logs/
 	$(GO) test -run '^$$' -fuzz FuzzCheckFile -fuzztime 60s ./logs/

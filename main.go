@@ -34,6 +34,7 @@ commands:
   call       run one webhook call without a server (--mock: a dry run)
   test       run the *_test.yaml tests of a definitions directory
   logs       show the call log (from the running daemon, or the store)
+  jobs       list background jobs of the running daemon; jobs retry ID, jobs cancel ID
   version    print the version
 
 Run "towerhook <command> -h" for the command's flags.
@@ -56,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return showLogs(args, stdout, stderr)
 	case "test":
 		return test(args, stdout, stderr)
+	case "jobs":
+		return showJobs(args, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "towerhook %s\n", version)
 		return 0
@@ -100,8 +103,9 @@ func serve(args []string, stderr io.Writer) int {
 }
 
 func validate(args []string, stdout, stderr io.Writer) int {
-	var o daemon.ValidateOptions
+	o := daemon.ValidateOptions{RetentionDays: daemon.DefaultRetentionDays}
 	fs := newFlagSet("validate", stderr)
+	fs.IntVar(&o.RetentionDays, "log-retention-days", o.RetentionDays, "the daemon's call log retention: a longer dedup_window is an error (0 = forever)")
 	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret")
 	fs.BoolVar(&o.RequireSecrets, "require-secrets", false, "fail on unresolved secrets even without --secrets-dir")
 	fs.Usage = func() {
@@ -185,6 +189,35 @@ func showLogs(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return daemon.Logs(ctx, o, stdout, stderr)
+}
+
+func showJobs(args []string, stdout, stderr io.Writer) int {
+	o := daemon.JobsOptions{Admin: "http://" + daemon.DefaultAdminListen, Limit: 50}
+	fs := newFlagSet("jobs", stderr)
+	fs.StringVar(&o.Admin, "admin", o.Admin, "admin URL of the running daemon")
+	fs.StringVar(&o.State, "state", "", "only jobs in this state (queued, running, retrying, succeeded, dead, superseded, canceled)")
+	fs.StringVar(&o.Webhook, "webhook", "", "only this webhook reference")
+	fs.IntVar(&o.Limit, "limit", o.Limit, "number of jobs")
+	fs.BoolVar(&o.JSON, "json", false, "print JSON lines")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: towerhook jobs [--admin URL] [--state S] [--webhook REF] [--json] | jobs retry ID | jobs cancel ID")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args, 0, 2)
+	if err != nil {
+		return exitParse(err)
+	}
+	switch {
+	case len(pos) == 0:
+	case len(pos) == 2 && (pos[0] == "retry" || pos[0] == "cancel"):
+		o.Action, o.ID = pos[0], pos[1]
+	default:
+		fs.Usage()
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return daemon.Jobs(ctx, o, stdout, stderr)
 }
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {

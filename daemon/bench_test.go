@@ -88,6 +88,12 @@ func loadRun(b *testing.B, url string) float64 {
 // loadPost posts body with headers to url from 32 concurrent clients and
 // reports (and returns) req/s; every answer must be 200.
 func loadPost(b *testing.B, url string, body []byte, headers map[string]string) float64 {
+	return loadEach(b, func(client *http.Client, _ int64) error { return postOK(client, url, body, headers) })
+}
+
+// loadEach runs call for requests 1..b.N from 32 concurrent clients and
+// reports (and returns) req/s; a call's error stops its client.
+func loadEach(b *testing.B, call func(client *http.Client, i int64) error) float64 {
 	const clients = 32
 	client := benchClient()
 	var next atomic.Int64
@@ -98,8 +104,8 @@ func loadPost(b *testing.B, url string, body []byte, headers map[string]string) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				if err := postOK(client, url, body, headers); err != nil {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if err := call(client, i); err != nil {
 					b.Error(err)
 					return
 				}
@@ -121,6 +127,12 @@ func loadPost(b *testing.B, url string, body []byte, headers map[string]string) 
 // postOK posts body with headers to url; an answer other than 200 is an
 // error.
 func postOK(client *http.Client, url string, body []byte, headers map[string]string) error {
+	return postStatus(client, url, body, headers, http.StatusOK)
+}
+
+// postStatus posts body with headers to url; an answer other than want is
+// an error.
+func postStatus(client *http.Client, url string, body []byte, headers map[string]string, want int) error {
 	req, err := http.NewRequest("POST", url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -134,8 +146,8 @@ func postOK(client *http.Client, url string, body []byte, headers map[string]str
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return fmt.Errorf("status %d", resp.StatusCode)
+	if resp.StatusCode != want {
+		return fmt.Errorf("status %d, want %d", resp.StatusCode, want)
 	}
 	return nil
 }

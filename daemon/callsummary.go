@@ -51,8 +51,9 @@ func printCallSummary(w io.Writer, dir string, set *definitions.Set, rec *logs.R
 	fmt.Fprintf(w, "duration: %s\n", time.Duration(rec.DurationSeconds*float64(time.Second)).Round(time.Microsecond))
 	if eff != nil {
 		_, _, unmatched := eff.calls()
+		mask := definitions.SecretMasker(set.SecretValues())
 		for _, u := range unmatched {
-			fmt.Fprintf(w, "mock: %s\n", definitions.MaskSecrets(u, set.SecretValues()))
+			fmt.Fprintf(w, "mock: %s\n", mask.Mask(u))
 		}
 	}
 }

@@ -30,6 +30,9 @@ type ValidateOptions struct {
 	Dir            string
 	SecretsDir     string
 	RequireSecrets bool
+	// RetentionDays is serve's --log-retention-days: a dedup_window longer
+	// than it is an error (0 = forever).
+	RetentionDays int
 }
 
 // Validate loads and compiles a directory exactly as serve does and prints
@@ -41,7 +44,7 @@ func Validate(o ValidateOptions, stdout, stderr io.Writer) int {
 		return 1
 	}
 	allowMissing := o.SecretsDir == "" && !o.RequireSecrets && !hasSecretEnv(os.Environ())
-	set, err := loadSet(o.Dir, definitions.Options{SecretsDir: o.SecretsDir, AllowMissingSecrets: allowMissing})
+	set, err := loadSet(o.Dir, definitions.Options{SecretsDir: o.SecretsDir, AllowMissingSecrets: allowMissing, RetentionDays: o.RetentionDays})
 	if err == nil {
 		var t *table
 		t, err = buildTable(set, buildOptions{

@@ -47,7 +47,7 @@ const (
 // exampleWebhooks lists every webhook reference in examples/webhooks; each
 // has cases below. TestExamplesLoad fails when a new example has no test.
 var exampleWebhooks = []string{
-	"bitbucket_events", "gitea_events", "github_events", "github_notify_chat",
+	"bitbucket_events", "gitea_events", "github_deploy", "github_events", "github_notify_chat",
 	"gitlab_events", "hello", "job_report", "monitoring_heartbeat",
 	"release_notify", "shopify_events", "slack_command", "slack_events",
 	"standard_webhooks_events", "stripe_events",
@@ -170,6 +170,7 @@ func TestExamples(t *testing.T) {
 	d := startDaemon(t, nil, func(o *Options) { o.Dir, o.SecretsDir = examplesDir, secrets })
 
 	t.Run("github", func(t *testing.T) { testExampleGitHub(t, d, sink) })
+	t.Run("github deploy", func(t *testing.T) { testExampleGitHubDeploy(t, d) })
 	t.Run("gitlab", func(t *testing.T) { testExampleGitLab(t, d) })
 	t.Run("stripe", func(t *testing.T) { testExampleStripe(t, d) })
 	t.Run("slack", func(t *testing.T) { testExampleSlack(t, d) })

@@ -69,6 +69,15 @@ type pipeline struct {
 	// (logs.Store.Failing); calls then get 503 before any code runs, and
 	// the first record that commits again ends that. Nil: never.
 	logFailing func() bool
+
+	// Delivery (README "Delivery"); each nil when not used (call, tests):
+	// dedup holds the claimed delivery ids, limits the per-webhook
+	// concurrency, jobs runs background webhooks (without it they run
+	// inline), and batchFn commits a record with delivery state.
+	dedup   *dedupTable
+	limits  *limiters
+	jobs    *scheduler
+	batchFn func(ctx context.Context, rec *logs.Record, b logs.Batch) error
 }
 
 // ServeHTTP implements the public listener.
@@ -112,6 +121,7 @@ func (p *pipeline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		c.withdraw()
+		c.releaseAll()
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
@@ -140,8 +150,47 @@ type callState struct {
 	answered bool
 	// expecting: this call's record is announced to the call log.
 	expecting bool
+
+	in *codeInput
+	// holdsSlot: the call holds a global --max-concurrent slot; turn is
+	// the webhook's concurrency slot it holds (concurrency.go).
+	holdsSlot bool
+	turn      *limiter
+	// claimID is the delivery id this call claimed (dedup.go).
+	claimID string
+	// jobID is the background job the answer names (jobs.go); batch is
+	// the delivery state committed with the record.
+	jobID string
+	batch logs.Batch
 	// dctx is the request's context without its cancellation (detached).
 	dctx context.Context
+}
+
+// codeInput is what the code of a call sees of its request.
+type codeInput struct {
+	body    []byte
+	payload string // the body, when it is the JSON payload
+	form    map[string]string
+	rawData string
+	headers http.Header
+	req     lua.Request
+}
+
+// leaveSlot gives the global slot back (once).
+func (c *callState) leaveSlot() {
+	if c.holdsSlot {
+		c.holdsSlot = false
+		c.p.leave()
+	}
+}
+
+// releaseAll gives back whatever the call still holds (after a panic).
+func (c *callState) releaseAll() {
+	c.leaveTurn()
+	c.leaveSlot()
+	if c.claimID != "" {
+		c.settleClaim(nil)
+	}
 }
 
 // detached returns the request's context without its cancellation, made
@@ -221,36 +270,47 @@ func (c *callState) serve() {
 
 	payload, form := buildPayload(r, rt.wh, body)
 	c.rec.RequestPayload = logs.RedactPayload(payloadForLog(payload, form), c.t.paySecrets)
+	// One string of the body serves raw_data and payload of both codes.
+	c.in = &codeInput{body: body, form: form, rawData: string(body), headers: r.Header, req: lua.Request{
+		Method: r.Method, Path: r.URL.Path, Endpoint: c.endpoint,
+		Query: r.URL.RawQuery, RemoteAddr: c.rec.IPAddress, ID: c.reqID,
+	}}
+	if payload != nil {
+		c.in.payload = c.in.rawData
+	}
 
-	// Global cap on concurrent code executions.
-	if !c.p.enter(r.Context()) {
-		c.rec.ErrorMessage = msgTooBusy
-		c.w.Header().Set("Retry-After", "1")
-		c.finish(http.StatusServiceUnavailable, msgTooBusy, nil)
+	// The call's steps (README "Delivery"): authenticate, then dedup
+	// (dedup.go), then concurrency (concurrency.go), then run the code now
+	// or enqueue it as a background job (jobs.go).
+	if !p.enter(r.Context()) {
+		c.tooBusy(1)
 		return
 	}
-	status, msg, raw := func() (int, string, []byte) {
-		defer c.p.leave()
-		return c.runCode(payload != nil, form)
-	}()
+	c.holdsSlot = true
+	if status, msg, raw, ok := c.authenticate(); !ok {
+		c.leaveSlot()
+		c.finish(status, msg, raw)
+		return
+	}
+	if c.dedup() {
+		return
+	}
+	if c.enqueue() {
+		return
+	}
+	if !c.waitTurn() {
+		return
+	}
+	status, msg, raw := c.runWebhook()
+	c.leaveTurn()
+	c.leaveSlot()
 	c.finish(status, msg, raw)
 }
 
-// runCode runs the authenticator and then the webhook (jsonBody: the
-// payload is the body's JSON); it returns the status and the message (or a
-// raw JSON message).
-func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string, []byte) {
-	p, rt, r := c.p, c.rt, c.r
-	// One string of the body serves raw_data and payload of both calls.
-	rawData := string(c.body)
-	payload := ""
-	if jsonBody {
-		payload = rawData
-	}
-	lreq := lua.Request{
-		Method: r.Method, Path: r.URL.Path, Endpoint: c.endpoint,
-		Query: r.URL.RawQuery, RemoteAddr: c.rec.IPAddress, ID: c.reqID,
-	}
+// authenticate runs the authenticator; ok reports that it allowed the
+// call, otherwise status and message (or a raw JSON message) answer it.
+func (c *callState) authenticate() (status int, msg string, raw []byte, ok bool) {
+	p, rt, in := c.p, c.rt, c.in
 	// A caller that hangs up does not stop the code (as in Tower, where the
 	// request runs to completion): a deploy must not die halfway because a
 	// provider's delivery timed out. The call's own timeout still applies,
@@ -260,8 +320,8 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 	ares := c.t.engine.Run(ctx, &lua.Call{
 		Kind: lua.KindAuthenticator, Script: auth.script,
 		Reference: auth.a.Reference, Name: auth.a.Name, Info: auth.info,
-		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: rawData,
-		Request: lreq, Timeout: rt.timeout,
+		Payload: in.payload, PayloadForm: in.form, Headers: in.headers, RawData: in.rawData,
+		Request: in.req, Timeout: rt.timeout,
 	})
 	c.rec.LogLines = append(c.rec.LogLines, ares.LogLines...)
 	if ares.Err != nil {
@@ -269,7 +329,7 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 		msg := msgAuthError + ares.Err.Error()
 		c.rec.ErrorMessage = msg
 		p.metrics.authResults.WithLabelValues(auth.a.Reference, "error").Inc()
-		return http.StatusForbidden, msg, nil
+		return http.StatusForbidden, msg, nil, false
 	}
 	if !ares.Allowed {
 		c.rec.AuthenticationStatus = logs.AuthFailed
@@ -284,34 +344,53 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 		c.rec.ErrorMessage = msg
 		p.metrics.authResults.WithLabelValues(auth.a.Reference, "denied").Inc()
 		if ares.MessageJSON {
-			return status, msg, []byte(msg)
+			return status, msg, []byte(msg), false
 		}
-		return status, msg, nil
+		return status, msg, nil, false
 	}
 	c.rec.AuthenticationStatus = logs.AuthSuccess
 	p.metrics.authResults.WithLabelValues(auth.a.Reference, "allowed").Inc()
+	return 0, "", nil, true
+}
 
-	res := c.t.engine.Run(ctx, &lua.Call{
+// runWebhook is the call's last step: it runs the webhook's code now.
+func (c *callState) runWebhook() (int, string, []byte) {
+	status, msg, raw, res := runWebhookCode(c.detached(), c.t, c.rt, c.in, c.rec)
+	c.res = res
+	return status, msg, raw
+}
+
+// runWebhookCode runs rt's code on in (for an inline call or a job's
+// attempt), fills rec's code fields and returns the answer's status and
+// message (or raw JSON message).
+func runWebhookCode(ctx context.Context, t *table, rt *route, in *codeInput, rec *logs.Record) (int, string, []byte, *lua.Result) {
+	res := t.engine.Run(ctx, &lua.Call{
 		Kind: lua.KindWebhook, Script: rt.script,
 		Reference: rt.wh.Reference, Name: rt.wh.Name, Info: rt.info,
-		Payload: payload, PayloadForm: form, Headers: r.Header, RawData: rawData,
-		Request: lreq, Timeout: rt.timeout, RunAs: rt.cred,
+		Payload: in.payload, PayloadForm: in.form, Headers: in.headers, RawData: in.rawData,
+		Request: in.req, Timeout: rt.timeout, RunAs: rt.cred,
 	})
-	c.res = res
-	c.rec.LogLines = append(c.rec.LogLines, res.LogLines...)
+	status, msg, raw := webhookOutcome(res, rec)
+	return status, msg, raw, res
+}
+
+// webhookOutcome turns a webhook code's result into the answer and the
+// record's code fields.
+func webhookOutcome(res *lua.Result, rec *logs.Record) (int, string, []byte) {
+	rec.LogLines = append(rec.LogLines, res.LogLines...)
 	if res.Err != nil {
-		c.rec.CodeStatus = logs.CodeFailed
+		rec.CodeStatus = logs.CodeFailed
 		msg := msgCodeError + res.Err.Error()
-		c.rec.ErrorMessage = msg
+		rec.ErrorMessage = msg
 		return http.StatusInternalServerError, msg, nil
 	}
 	var raw []byte
 	if res.MessageJSON {
 		raw = []byte(res.Message)
 	}
-	c.rec.ResultMessage = res.Message
+	rec.ResultMessage = res.Message
 	if res.HasExitCode && res.ExitCode == 0 {
-		c.rec.CodeStatus = logs.CodeSuccess
+		rec.CodeStatus = logs.CodeSuccess
 		status := http.StatusOK
 		if res.HTTPCode != 0 {
 			status = res.HTTPCode
@@ -322,11 +401,11 @@ func (c *callState) runCode(jsonBody bool, form map[string]string) (int, string,
 		}
 		return status, msg, raw
 	}
-	c.rec.CodeStatus = logs.CodeFailed
+	rec.CodeStatus = logs.CodeFailed
 	if res.HasExitCode {
-		c.rec.ErrorMessage = "exit_code " + strconv.Itoa(res.ExitCode)
+		rec.ErrorMessage = "exit_code " + strconv.Itoa(res.ExitCode)
 	} else {
-		c.rec.ErrorMessage = "exit_code missing or not an integer"
+		rec.ErrorMessage = "exit_code missing or not an integer"
 	}
 	status := http.StatusInternalServerError
 	if res.HTTPCode != 0 {
@@ -349,23 +428,27 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 	if rec.RequestPayload == nil {
 		rec.RequestPayload = json.RawMessage("{}")
 	}
-	capRecord(rec, c.t.set.SecretValues())
+	capRecord(rec, c.t.secretMask)
 	c.withdraw()
-	if p.appendFn != nil {
-		// The request's context may be cancelled by a client that went away;
-		// the record must still be written.
-		if err := p.appendFn(c.detached(), rec); err != nil {
-			p.logger.Error("call log append failed", "request_id", c.reqID, "webhook", rec.Webhook, "err", err)
-			if p.durable {
-				// Not committed: the caller must not get an answer that
-				// counts as delivered (its code may have run; a retry runs
-				// it again, as when a provider's delivery times out).
-				status, msg, raw = http.StatusServiceUnavailable, msgLogDown, nil
-				c.res = nil
-				c.w.Header().Set("Retry-After", logDownRetryAfter)
-			}
+	claim := c.claimFor(status, msg, raw)
+	if claim != nil {
+		c.batch.Claims = append(c.batch.Claims, claim)
+	}
+	// The request's context may be cancelled by a client that went away;
+	// the record must still be written.
+	if err := p.commit(c.detached(), rec, c.batch); err != nil {
+		p.logger.Error("call log append failed", "request_id", c.reqID, "webhook", rec.Webhook, "err", err)
+		if p.durable || len(c.batch.Jobs) > 0 {
+			// Not committed: the caller must not get an answer that
+			// counts as delivered (its code may have run; a retry runs
+			// it again, as when a provider's delivery times out). A
+			// job that was not stored is never answered 202.
+			status, msg, raw = http.StatusServiceUnavailable, msgLogDown, nil
+			c.res, c.jobID, claim = nil, "", nil
+			c.w.Header().Set("Retry-After", logDownRetryAfter)
 		}
 	}
+	c.settleClaim(claim)
 	label := unmatched
 	if c.rt != nil {
 		label = c.rt.wh.Reference
@@ -392,11 +475,26 @@ func (c *callState) finish(status int, msg string, raw []byte) {
 			return
 		}
 	}
+	if c.jobID != "" {
+		writeAccepted(c.w, status, msg, c.jobID)
+		return
+	}
 	if raw != nil {
 		writeRawMessage(c.w, status, raw)
 		return
 	}
 	writeMessage(c.w, status, msg)
+}
+
+// commit stores a call's record with its delivery state.
+func (p *pipeline) commit(ctx context.Context, rec *logs.Record, b logs.Batch) error {
+	if p.batchFn != nil && (len(b.Jobs) > 0 || len(b.Claims) > 0) {
+		return p.batchFn(ctx, rec, b)
+	}
+	if p.appendFn != nil {
+		return p.appendFn(ctx, rec)
+	}
+	return nil
 }
 
 // enter takes a code execution slot, waiting briefly when all are busy.

@@ -23,6 +23,7 @@ type metrics struct {
 	configHash      prometheus.Gauge
 	definitions     *prometheus.GaugeVec
 	codeStatusCache [600]string
+	delivery        *deliveryMetrics
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -65,6 +66,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "towerhook_definitions_loaded",
 			Help: "Definitions being served, by kind (webhook, webhook_enabled, authenticator).",
 		}, []string{"kind"}),
+		delivery: newDeliveryMetrics(),
 	}
 	for _, r := range []string{"success", "failure", "unchanged"} {
 		m.reloads.WithLabelValues(r)
@@ -75,6 +77,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.inFlight, m.authResults, m.reloadOK,
 			m.reloadOKTime, m.reloads, m.configHash, m.definitions)
+		reg.MustRegister(m.delivery.collectors()...)
 	}
 	return m
 }
@@ -104,6 +107,7 @@ func hashValue(h string) float64 {
 func (m *metrics) forgetWebhook(ref string) {
 	m.requests.DeletePartialMatch(prometheus.Labels{"webhook": ref})
 	m.duration.DeletePartialMatch(prometheus.Labels{"webhook": ref})
+	m.delivery.forgetWebhook(ref)
 }
 
 func (m *metrics) forgetAuthenticator(ref string) {

@@ -75,7 +75,7 @@ records:
 // currentTable builds the routing table of the definitions in dir (as
 // serve would, without a server) and holds it as the current one; the
 // table is closed when the test ends.
-func currentTable(t *testing.T, dir string) *atomic.Pointer[table] {
+func currentTable(t testing.TB, dir string) *atomic.Pointer[table] {
 	t.Helper()
 	set, err := definitions.LoadDir(dir, definitions.Options{})
 	if err != nil {

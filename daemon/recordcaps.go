@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"towerhook/definitions"
+	"towerhook/internal/secrets"
 	"towerhook/logs"
 )
 
@@ -41,9 +41,9 @@ func truncationMarker(n int) string {
 // capRecord cuts what rec keeps of the request to the limits above and
 // sets rec.Truncated when anything was cut. Headers and payload are masked
 // already (finish, serve); the endpoint is masked here, before its cut.
-func capRecord(rec *logs.Record, secrets []string) {
+func capRecord(rec *logs.Record, mask *secrets.Masker) {
 	cut := false
-	rec.Endpoint, cut = capString(definitions.MaskSecrets(rec.Endpoint, secrets), recordEndpointMax, cut)
+	rec.Endpoint, cut = capString(mask.Mask(rec.Endpoint), recordEndpointMax, cut)
 	rec.Method, cut = capString(rec.Method, recordMethodMax, cut)
 	rec.RequestHeaders, cut = capHeaders(rec.RequestHeaders, cut)
 	if rec.AuthenticationStatus != logs.AuthSuccess {

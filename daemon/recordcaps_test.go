@@ -214,8 +214,9 @@ func FuzzCapRecord(f *testing.F) {
 		payload := json.RawMessage(strings.Repeat("p", payloadLen))
 		rec := &logs.Record{Endpoint: endpoint, Method: "POST", RequestHeaders: logs.RedactHeaders(h, secrets),
 			RequestPayload: payload, AuthenticationStatus: logs.AuthFailed}
-		masked := definitions.MaskSecrets(endpoint, secrets)
-		capRecord(rec, secrets)
+		mask := definitions.SecretMasker(secrets)
+		masked := mask.Mask(endpoint)
+		capRecord(rec, mask)
 
 		checkCut(t, "endpoint", rec.Endpoint, masked, recordEndpointMax, secret)
 		size := 0

@@ -34,6 +34,9 @@ type reloader struct {
 	luaMetrics *lua.Metrics
 	current    atomic.Pointer[table]
 	requests   chan reloadRequest
+	// subscribers are told of every new table after the swap (the job
+	// scheduler: README "Delivery").
+	subscribers []func(*table)
 	// settle holds back hinted reloads while a file is being written in
 	// place (settle.go); nil: never. Used by the reload loop only.
 	settle *settler
@@ -197,6 +200,9 @@ func (r *reloader) reload(reason string) ReloadResult {
 	old.onClose = func() { r.forgetRemoved(old, r.current.Load()) }
 	r.current.Store(t)
 	old.retire()
+	for _, f := range r.subscribers {
+		f(t)
+	}
 
 	res.Status, res.Hash = "success", t.hash
 	r.metrics.reloads.WithLabelValues("success").Inc()

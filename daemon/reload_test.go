@@ -544,6 +544,16 @@ func rlSecretHooks() map[string]string {
 	}
 }
 
+// rlWatching waits for the reload that follows the watcher's start ("watch
+// established", unchanged). A test that changes what the watcher cannot
+// see (a secret) and then reloads explicitly must not race with it.
+func rlWatching(t *testing.T, d *testDaemon) {
+	t.Helper()
+	eventually(t, rlWait, "the reload after the watcher started", func() bool {
+		return rlMetric(t, d.admin, `towerhook_config_reloads_total{result="unchanged"}`) >= 1
+	})
+}
+
 func rlSecrets(t *testing.T, value string) (string, func(value string)) {
 	dir := t.TempDir()
 	set := func(value string) {
@@ -592,6 +602,7 @@ func TestReloadAdminAPI(t *testing.T) {
 	if got := rlAnswer(t, d.pub, "rot"); got != "200 first" {
 		t.Fatalf("initial answer %q", got)
 	}
+	rlWatching(t, d)
 	before := rlDefinitions(t, d.admin).ConfigHash
 
 	steps := []struct {
@@ -652,6 +663,7 @@ func TestReloadSIGHUP(t *testing.T) {
 	if got := rlAnswer(t, d.pub, "rot"); got != "200 first" {
 		t.Fatalf("initial answer %q", got)
 	}
+	rlWatching(t, d)
 	setSecret("bravo")
 	hup <- syscall.SIGHUP
 	eventually(t, rlWait, "SIGHUP to apply the rotated secret", func() bool {

@@ -77,17 +77,22 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	}
 	defer admLn.Close()
 
-	rl := newReloader(o.Dir, definitions.Options{SecretsDir: o.SecretsDir}, buildOptions{
+	rl := newReloader(o.Dir, definitions.Options{SecretsDir: o.SecretsDir, RetentionDays: o.LogRetentionDays}, buildOptions{
 		Logger: logger, LuaMetrics: lm, DefaultTimeout: o.Timeout,
 		DisableSubprocess: o.DisableSubprocess, DisableRequests: o.DisableRequests,
 		MaxSubprocesses: o.MaxConcurrentProcess, PoolSize: o.MaxConcurrent, Shared: shared,
 	}, m, logger)
 	rl.settle = newSettler(o.ReloadSettle)
-	rl.reload("startup")
 
 	p := newPipeline(o, &rl.current, m, logger, store.Append)
 	p.expect = store.Expect
 	p.durable, p.logFailing = o.LogSync, store.Failing
+	sched, err := startDelivery(p, store, &rl.current, m, logger)
+	if err != nil {
+		return err
+	}
+	rl.subscribers = append(rl.subscribers, sched.tableChanged)
+	rl.reload("startup")
 	var draining atomic.Bool
 	// A call runs the authenticator and the webhook, each within the code
 	// timeout (at most MaxCodeTimeout), then commits its call log record.
@@ -102,7 +107,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	adm := &http.Server{
-		Handler:           newAdmin(reg, rl, store, &draining, o.Version),
+		Handler:           withJobsAPI(newAdmin(reg, rl, store, &draining, o.Version), store, sched),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
@@ -113,6 +118,8 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	go rl.run(bg, o.RescanInterval)
+	go sched.run(bg)
+	go pruneClaims(bg, p.dedup)
 	w := newWatcher(o.Dir, logger, watchQuiet, watchMaxDelay)
 	go w.run(bg, func(reason string) { rl.hint("watch: " + reason) })
 	if o.SecretsDir != "" {
@@ -164,6 +171,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	if err := pub.Shutdown(sctx); err != nil {
 		logger.Warn("public listener did not drain in time", "err", err)
 	}
+	sched.stop(sctx)
 	if err := adm.Shutdown(sctx); err != nil {
 		adm.Close()
 	}

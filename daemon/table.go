@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"towerhook/definitions"
+	"towerhook/internal/secrets"
 	"towerhook/logs"
 	"towerhook/lua"
 )
@@ -27,6 +28,9 @@ type table struct {
 	// paySecrets are the set's secret values as they can appear in a
 	// request payload, masked before it is logged.
 	paySecrets logs.PayloadSecrets
+	// secretMask masks the set's secret values in the endpoint a call
+	// record keeps (definitions.SecretMasker).
+	secretMask *secrets.Masker
 
 	active  atomic.Int64
 	retired atomic.Bool
@@ -156,6 +160,7 @@ func buildTable(set *definitions.Set, o buildOptions) (*table, error) {
 		return nil, errs
 	}
 	t.paySecrets = logs.NewPayloadSecrets(set.SecretValues())
+	t.secretMask = definitions.SecretMasker(set.SecretValues())
 	t.engine = lua.NewEngine(lua.Options{
 		Logger:                    o.Logger,
 		Secrets:                   set.SecretValues(),

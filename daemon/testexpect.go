@@ -46,8 +46,11 @@ func checkExpect(res *testResult, t *definitions.Test, call *testCall, secrets [
 	if e.HasSubprocess {
 		checkSubprocess(res, e, procCalls)
 	}
-	for i := range res.failures {
-		res.failures[i].msg = definitions.MaskSecrets(res.failures[i].msg, secrets)
+	if len(res.failures) > 0 {
+		mask := definitions.SecretMasker(secrets)
+		for i := range res.failures {
+			res.failures[i].msg = mask.Mask(res.failures[i].msg)
+		}
 	}
 }
 

@@ -72,7 +72,7 @@ func (s *signer) run(ctx context.Context, t *definitions.Test, body []byte, head
 		if m := luaLineRe.FindStringSubmatch(text); m != nil {
 			line, _ = strconv.Atoi(m[1])
 		}
-		return &testFailure{line: t.Request.SignFileLine(line), msg: "request.sign: " + definitions.MaskSecrets(text, mask)}
+		return &testFailure{line: t.Request.SignFileLine(line), msg: "request.sign: " + definitions.SecretMasker(mask).Mask(text)}
 	}
 	sc, err := s.script(t.Request.Sign)
 	if err != nil {

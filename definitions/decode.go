@@ -73,6 +73,9 @@ type rawRecord struct {
 	authRef      string // pointer form
 	authLine     int
 	nested       *rawRecord // nested authenticator definition
+	delivery     Delivery
+	// deliveryLines is the line of each delivery key given (delivery.go).
+	deliveryLines map[string]int
 
 	errs []*Error
 	// codePending: the code's syntax check was skipped while decoding
@@ -113,6 +116,8 @@ func (s *source) lines() []string {
 type decoder struct {
 	secrets  *secretResolver
 	skipCode bool
+	// maxWindow is the longest dedup_window (the retention; 0 = no limit).
+	maxWindow time.Duration
 }
 
 func (d *decoder) fileErr(res *fileResult, file string, line int, format string, args ...any) {
@@ -266,7 +271,7 @@ func (d *decoder) checkVersion(res *fileResult, file string, v *yaml.Node) {
 // the record must have (a nested authenticator may omit its model key).
 // top says the record is the file's top-level mapping (version keys allowed).
 func (d *decoder) decodeRecord(src *source, n *yaml.Node, wantModel string, top bool) *rawRecord {
-	r := &rawRecord{file: src.name, line: n.Line, active: true, method: MethodPost, contentType: ContentJSON}
+	r := &rawRecord{file: src.name, line: n.Line, active: true, method: MethodPost, contentType: ContentJSON, delivery: defaultDelivery()}
 	// First pass: model and reference, so later errors can name the record.
 	model := wantModel
 	modelLine := n.Line
@@ -419,7 +424,9 @@ func (d *decoder) decodeRecord(src *source, n *yaml.Node, wantModel string, top 
 			case "authenticator_id":
 				authSeen = d.decodeAuthRef(src, r, v)
 			default:
-				r.errf(k.Line, "unknown key %q", key)
+				if !decodeDeliveryKey(r, key, k, v) {
+					r.errf(k.Line, "unknown key %q", key)
+				}
 			}
 			continue
 		}
@@ -454,6 +461,7 @@ func (d *decoder) decodeRecord(src *source, n *yaml.Node, wantModel string, top 
 		if !authSeen {
 			r.errf(n.Line, "missing required key \"authenticator_id\"")
 		}
+		checkDelivery(r, d.maxWindow)
 	}
 	return r
 }
@@ -532,10 +540,8 @@ func (r *rawRecord) codeError() *Error {
 	if p == nil {
 		return nil
 	}
-	vals := append([]string(nil), r.values...)
-	sortSecretValues(vals)
 	return &Error{File: r.file, Line: codeFileLine(r.code, r.codeLine, r.codeLines, p.line), Reference: r.ref,
-		Msg: LuaErrorText(p.msg, p.line, vals)}
+		Msg: LuaErrorText(p.msg, p.line, r.values)}
 }
 
 // checkPendingCode runs the code checks that decoding skipped, putting

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Options control how LoadDir resolves secrets.
@@ -42,6 +43,9 @@ type Options struct {
 	// A load that fails for other reasons still checks every code, so it
 	// reports exactly the errors a load without SkipCodeCheck reports.
 	SkipCodeCheck bool
+	// RetentionDays is the call log's retention: a dedup_window longer
+	// than it is an error (0 = kept forever, no limit).
+	RetentionDays int
 }
 
 // LoadDir reads every *.yaml / *.yml file below dir and returns a complete
@@ -56,7 +60,8 @@ func LoadDir(dir string, opts Options) (*Set, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	d := &decoder{secrets: newSecretResolver(opts), skipCode: opts.SkipCodeCheck}
+	d := &decoder{secrets: newSecretResolver(opts), skipCode: opts.SkipCodeCheck,
+		maxWindow: time.Duration(max(opts.RetentionDays, 0)) * 24 * time.Hour}
 	results := make([]fileResult, len(files))
 	workers := min(runtime.GOMAXPROCS(0), len(files))
 	var wg sync.WaitGroup
@@ -328,7 +333,8 @@ func sameAuth(a, b *rawRecord) bool {
 
 func sameWebhook(a, b *rawRecord) bool {
 	if a.name != b.name || a.code != b.code || a.active != b.active || a.endpoint != b.endpoint ||
-		a.method != b.method || a.contentType != b.contentType || a.runAs != b.runAs || a.timeout != b.timeout {
+		a.method != b.method || a.contentType != b.contentType || a.runAs != b.runAs || a.timeout != b.timeout ||
+		!sameDelivery(a.delivery, b.delivery) {
 		return false
 	}
 	// Nested authenticators with equal references were compared by dedupe.
@@ -386,7 +392,7 @@ func assemble(files []string, auths, hooks []*rawRecord) *Set {
 		w := &Webhook{
 			Reference: r.ref, Name: r.name, Active: r.active, Endpoint: r.endpoint,
 			Method: r.method, ContentType: r.contentType, Authenticator: authOf[r.auth],
-			RunAs: r.runAs, Timeout: r.timeout, Code: r.code,
+			RunAs: r.runAs, Timeout: r.timeout, Code: r.code, Delivery: r.delivery,
 			File: r.file, Line: r.line, CodeLine: r.codeLine, Secrets: r.secrets, codeLines: r.codeLines,
 		}
 		s.webhooks = append(s.webhooks, w)
@@ -449,6 +455,7 @@ func hashSet(s *Set) string {
 		w.str(wh.Authenticator.Reference)
 		w.str(wh.RunAs)
 		w.int(int64(wh.Timeout))
+		hashDelivery(&w, wh.Delivery)
 		w.str(wh.Code)
 		w.str(wh.File)
 		w.int(int64(wh.Line))

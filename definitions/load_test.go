@@ -259,6 +259,17 @@ func TestLoadDirBad(t *testing.T) {
 		{"comment_only_file", []string{`defs.yaml:1: file is empty`}},
 		{"conflicting_authenticator", []string{`b.yaml:7: open: authenticator "open" is already defined at a.yaml:3 with different content`}},
 		{"conflicting_webhook", []string{`sub/b.yaml:3: hook: webhook "hook" is already defined at a.yaml:7 with different content`}},
+		{"delivery_background_text", []string{`defs.yaml:13: hook: background: expected true or false, got "later"`}},
+		{"delivery_concurrency_negative", []string{`defs.yaml:13: hook: concurrency: must be between 1 and 10000, got -1`}},
+		{"delivery_concurrency_text", []string{`defs.yaml:13: hook: concurrency: expected an integer, got "many"`}},
+		{"delivery_dedup_empty_path", []string{`defs.yaml:13: hook: dedup: payload path "data..id" has an empty part`}},
+		{"delivery_dedup_unknown_source", []string{`defs.yaml:13: hook: dedup: unknown source "body" (want header, payload or query)`}},
+		{"delivery_queue_latest_inline", []string{`defs.yaml:13: hook: queue: latest needs background: true`}},
+		{"delivery_retries_absurd", []string{`defs.yaml:14: hook: retries: must be between 0 and 100, got 1000`}},
+		{"delivery_retries_inline", []string{`defs.yaml:13: hook: retries: needs background: true`}},
+		{"delivery_retry_delay_too_long", []string{`defs.yaml:15: hook: retry_delay: at most 1h0m0s, got 2h0m0s`}},
+		{"delivery_window_negative", []string{`defs.yaml:14: hook: dedup_window: must be positive, got "-1h"`}},
+		{"delivery_window_too_long", []string{`defs.yaml:14: hook: dedup_window: 2000h0m0s is longer than the call log retention (30 days)`}},
 		{"double_slash_endpoint", []string{`defs.yaml:11: hook: endpoint "deploy//app": must not contain "//"`}},
 		{"duplicate_key", []string{`defs.yaml:13: hook: duplicate key "name" (first at line 9)`}},
 		{"duplicate_webhook", []string{`a.yaml:7: hook: webhook "hook" is already defined at a copy.yaml:7 (an identical copy: a webhook reference must be unique across the directory)`}},
@@ -323,7 +334,7 @@ func TestLoadDirBad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
-			s, err := LoadDir(filepath.Join("testdata", "bad", tt.dir), Options{Environ: noEnv})
+			s, err := LoadDir(filepath.Join("testdata", "bad", tt.dir), Options{Environ: noEnv, RetentionDays: 30})
 			if s != nil {
 				t.Error("a partial set was returned")
 			}
@@ -356,8 +367,8 @@ func TestSkipCodeCheckSameErrors(t *testing.T) {
 	for _, d := range dirs {
 		t.Run(d.Name(), func(t *testing.T) {
 			dir := filepath.Join("testdata", "bad", d.Name())
-			_, checked := LoadDir(dir, Options{Environ: noEnv})
-			_, skipped := LoadDir(dir, Options{Environ: noEnv, SkipCodeCheck: true})
+			_, checked := LoadDir(dir, Options{Environ: noEnv, RetentionDays: 30})
+			_, skipped := LoadDir(dir, Options{Environ: noEnv, SkipCodeCheck: true, RetentionDays: 30})
 			if skipped == nil {
 				if !strings.HasPrefix(d.Name(), "lua_") || d.Name() == "lua_and_unknown_key" {
 					t.Errorf("loads without the code check; with it: %v", checked)

@@ -83,46 +83,9 @@ func checkLua(code, name string) (p *luaProblem) {
 	return nil
 }
 
-// plainLua reports whether LuaString leaves every byte of s as it is.
-func plainLua(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
 // LuaErrorText is the text of a Lua syntax error in a load error: msg (with
-// every secret value masked; secrets sorted longest first, as
-// Set.SecretValues) and the Lua line it refers to. The daemon's compile step
-// uses it too, so both report alike.
+// every secret value masked, see SecretMasker) and the Lua line it refers
+// to. The daemon's compile step uses it too, so both report alike.
 func LuaErrorText(msg string, luaLine int, secrets []string) string {
-	return fmt.Sprintf("lua syntax error: %s (lua line %d)", MaskSecrets(msg, secrets), luaLine)
-}
-
-// MaskSecrets replaces every secret value (and its Lua literal form) in s
-// by "*****". values must be sorted longest first (Set.SecretValues is).
-func MaskSecrets(s string, values []string) string {
-	for _, v := range values {
-		if v == "" {
-			continue
-		}
-		if plainLua(v) && !strings.Contains(s, v) {
-			// v is its own literal's inside, and every form contains v.
-			continue
-		}
-		lit := LuaString(v)
-		if strings.Contains(s, lit) {
-			s = strings.ReplaceAll(s, lit, "*****")
-		}
-		inner := lit[1 : len(lit)-1]
-		if inner != v && strings.Contains(s, inner) {
-			s = strings.ReplaceAll(s, inner, "*****")
-		}
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, "*****")
-		}
-	}
-	return s
+	return fmt.Sprintf("lua syntax error: %s (lua line %d)", SecretMasker(secrets).Mask(msg), luaLine)
 }

@@ -83,6 +83,9 @@ type Webhook struct {
 	RunAs string
 	// Timeout is the per-call limit (0 = the daemon's default).
 	Timeout time.Duration
+	// Delivery holds dedup, concurrency and background settings (README
+	// "Delivery").
+	Delivery Delivery
 	// Code is the Lua source with secrets substituted. Never log it.
 	Code string
 	// File is the path (relative to the loaded directory) that defines it.

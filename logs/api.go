@@ -46,6 +46,13 @@ type Record struct {
 	Truncated            bool              `json:"truncated,omitempty"`
 	ConfigHash           string            `json:"config_hash"`
 	LogLines             []string          `json:"log_lines"`
+	// DuplicateOf is the request id of the first call with the same
+	// delivery id (README "Delivery"); the repeat's code was skipped.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	// Job and Attempt link a background job's records: the call that
+	// queued it (attempt 0) and each attempt (1, 2, ...).
+	Job     string `json:"job,omitempty"`
+	Attempt int    `json:"attempt,omitempty"`
 }
 
 // Options configure a Store.

@@ -20,9 +20,6 @@ func FetchRemote(ctx context.Context, client *http.Client, adminURL string, f Fi
 	if client == nil {
 		client = http.DefaultClient
 	}
-	if !strings.Contains(adminURL, "://") {
-		adminURL = "http://" + adminURL
-	}
 	q := url.Values{}
 	set := func(k, v string) {
 		if v != "" {
@@ -42,38 +39,48 @@ func FetchRemote(ctx context.Context, client *http.Client, adminURL string, f Fi
 	if f.Limit > 0 {
 		q.Set("limit", fmt.Sprint(f.Limit))
 	}
-	u := strings.TrimRight(adminURL, "/") + "/api/v1/logs"
+	u := adminBase(adminURL) + "/api/v1/logs"
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var m message
-		if json.Unmarshal(body, &m) == nil && m.Message != "" {
-			return nil, fmt.Errorf("%s: %s: %s", u, resp.Status, m.Message)
-		}
-		return nil, fmt.Errorf("%s: %s", u, resp.Status)
-	}
 	var p Page
-	if err := json.Unmarshal(body, &p); err != nil {
-		return nil, fmt.Errorf("%s: decoding answer: %w", u, err)
+	if err := adminDo(ctx, client, http.MethodGet, u, &p); err != nil {
+		return nil, err
 	}
 	if p.Records == nil {
 		p.Records = []*Record{}
 	}
 	return &p, nil
+}
+
+// adminDo sends one admin API request and decodes its JSON answer into
+// out. A transport error is returned as is; an error answer as its status
+// and message.
+func adminDo(ctx context.Context, client *http.Client, method, u string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("%s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var m message
+		if json.Unmarshal(body, &m) == nil && m.Message != "" {
+			return fmt.Errorf("%s: %s: %s", u, resp.Status, m.Message)
+		}
+		return fmt.Errorf("%s: %s", u, resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("%s: decoding answer: %w", u, err)
+	}
+	return nil
 }
 
 // maxMessage bounds the MESSAGE column of WriteTable.
@@ -135,10 +142,13 @@ func oneLine(s string, n int) string {
 
 // WriteJSONLines writes one JSON object per record per line (the --json
 // output of towerhook logs).
-func WriteJSONLines(w io.Writer, recs []*Record) error {
+func WriteJSONLines(w io.Writer, recs []*Record) error { return writeJSONLines(w, recs) }
+
+// writeJSONLines writes one JSON object per item per line.
+func writeJSONLines[T any](w io.Writer, items []T) error {
 	enc := json.NewEncoder(w)
-	for _, r := range recs {
-		if err := enc.Encode(r); err != nil {
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
 			return err
 		}
 	}

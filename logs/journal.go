@@ -141,8 +141,8 @@ func (j *journal) reset() error {
 // pending.
 func (j *journal) append(ops []*op) error {
 	for _, o := range ops {
-		if len(o.val) > maxFrameBytes { // replay would skip it
-			return fmt.Errorf("call log journal: a record of %d bytes is over the %d-byte frame limit", len(o.val), maxFrameBytes)
+		if len(o.val) > maxFrameBytes || len(o.meta) > maxFrameBytes { // replay would skip it
+			return fmt.Errorf("call log journal: a record of %d bytes (delivery state %d) is over the %d-byte frame limit", len(o.val), len(o.meta), maxFrameBytes)
 		}
 	}
 	f := j.files[j.active]
@@ -161,7 +161,12 @@ func (j *journal) append(ops []*op) error {
 		j.since = time.Now()
 	}
 	for _, o := range ops {
-		j.pending = append(j.pending, pendingRec{k: o.k, val: o.val})
+		if o.meta != nil {
+			j.pending = append(j.pending, pendingRec{k: o.mk, val: o.meta})
+		}
+		if o.val != nil {
+			j.pending = append(j.pending, pendingRec{k: o.k, val: o.val})
+		}
 	}
 	j.mu.Unlock()
 	return nil
@@ -171,16 +176,28 @@ func (j *journal) append(ops []*op) error {
 func (j *journal) encode(ops []*op) []byte {
 	j.buf = j.buf[:0]
 	for _, o := range ops {
-		var hdr [frameHeaderLen]byte
-		binary.BigEndian.PutUint32(hdr[0:4], uint32(len(o.val)))
-		binary.BigEndian.PutUint64(hdr[8:16], j.gen)
-		copy(hdr[16:], o.k[:])
-		c := crc32.Update(0, crcTable, hdr[8:])
-		binary.BigEndian.PutUint32(hdr[4:8], crc32.Update(c, crcTable, o.val))
-		j.buf = append(j.buf, hdr[:]...)
-		j.buf = append(j.buf, o.val...)
+		// A meta frame (meta.go) goes first: a torn group may keep a job
+		// without the record of its 202, never the record without the job.
+		if o.meta != nil {
+			j.buf = j.appendFrame(j.buf, o.mk, o.meta)
+		}
+		if o.val != nil {
+			j.buf = j.appendFrame(j.buf, o.k, o.val)
+		}
 	}
 	return j.buf
+}
+
+// appendFrame appends one frame of the current generation.
+func (j *journal) appendFrame(b []byte, k key, val []byte) []byte {
+	var hdr [frameHeaderLen]byte
+	binary.BigEndian.PutUint32(hdr[0:4], uint32(len(val)))
+	binary.BigEndian.PutUint64(hdr[8:16], j.gen)
+	copy(hdr[16:], k[:])
+	c := crc32.Update(0, crcTable, hdr[8:])
+	binary.BigEndian.PutUint32(hdr[4:8], crc32.Update(c, crcTable, val))
+	b = append(b, hdr[:]...)
+	return append(b, val...)
 }
 
 // due reports whether pending should be checkpointed now.
@@ -253,6 +270,9 @@ func (j *journal) lookup(k key) []byte {
 func newestFirst(recs []pendingRec, upper key, haveUpper bool, lower key) []pendingRec {
 	out := make([]pendingRec, 0, len(recs))
 	for _, p := range recs {
+		if isMetaKey(p.k) {
+			continue
+		}
 		if haveUpper && string(p.k[:]) >= string(upper[:]) {
 			continue
 		}

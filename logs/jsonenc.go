@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strconv"
@@ -91,24 +92,39 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 		}
 		b = append(b, ']')
 	}
+	if r.DuplicateOf != "" {
+		b = append(b, `,"duplicate_of":`...)
+		b = jsonx.AppendString(b, r.DuplicateOf)
+	}
+	if r.Job != "" {
+		b = append(b, `,"job":`...)
+		b = jsonx.AppendString(b, r.Job)
+	}
+	if r.Attempt != 0 {
+		b = append(b, `,"attempt":`...)
+		b = strconv.AppendInt(b, int64(r.Attempt), 10)
+	}
 	return append(b, '}')
 }
 
-// appendFloat formats like encoding/json (non-finite values, which JSON
-// cannot hold, are stored as 0).
+// appendFloat writes f as encoding/json writes a float64, so records read
+// alike whichever encoder wrote them: zero and magnitudes from 1e-6 up to
+// 1e21 in plain decimals, others in scientific notation whose exponent has
+// a sign and no leading zeros ("1e-7", "1e+21"); the shortest digits that
+// read back as f. Non-finite values, which JSON cannot hold, are 0.
 func appendFloat(b []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(b, '0')
 	}
-	abs := math.Abs(f)
-	if abs == 0 || (abs >= 1e-6 && abs < 1e21) {
+	if a := math.Abs(f); a == 0 || a >= 1e-6 && a < 1e21 {
 		return strconv.AppendFloat(b, f, 'f', -1, 64)
 	}
+	start := len(b)
 	b = strconv.AppendFloat(b, f, 'e', -1, 64)
-	// Like encoding/json: e-09 -> e-9.
-	if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-		b[n-2] = b[n-1]
-		b = b[:n-1]
+	digits := start + bytes.IndexByte(b[start:], 'e') + 2 // after 'e' and the sign
+	zeros := digits
+	for zeros < len(b)-1 && b[zeros] == '0' {
+		zeros++
 	}
-	return b
+	return append(b[:digits], b[zeros:]...)
 }

@@ -137,7 +137,7 @@ func (s *Store) Query(f Filter) (*Page, error) {
 		}
 		for ; day != nil && string(day) >= lowerDay; day, _ = days.Prev() {
 			b := tx.Bucket(day)
-			if b == nil {
+			if b == nil || !isDayBucket(day) {
 				continue
 			}
 			c := b.Cursor()

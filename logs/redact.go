@@ -6,9 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
+	"towerhook/internal/jsonx"
 	"towerhook/internal/secrets"
 )
 
@@ -190,10 +189,9 @@ func redactEscapedStrings(p []byte, secrets [][]byte) []byte {
 		if end < 0 {
 			break
 		}
-		tok := p[start+1 : end]
-		if bytes.IndexByte(tok, '\\') >= 0 {
-			var ok bool
-			if dec, ok = unescapeJSON(dec[:0], tok); ok && containsSecretBytes(dec, secrets) {
+		if bytes.IndexByte(p[start+1:end], '\\') >= 0 {
+			var err error
+			if dec, _, err = jsonx.AppendUnquoted(dec[:0], p[start+1:end+1]); err == nil && containsSecretBytes(dec, secrets) {
 				if masked, ok := maskJSONString(p[start:end+1], secrets); ok {
 					out = append(append(out, p[last:start]...), masked...)
 					last = end + 1
@@ -251,74 +249,4 @@ func containsSecretBytes(v []byte, secrets [][]byte) bool {
 		}
 	}
 	return false
-}
-
-// unescapeJSON appends the decoded contents of a JSON string (without its
-// quotes) to dst; false on a malformed escape. It only needs to be right
-// enough to find secrets: a hit is confirmed by encoding/json.
-func unescapeJSON(dst, s []byte) ([]byte, bool) {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			continue
-		}
-		if i++; i >= len(s) {
-			return dst, false
-		}
-		switch s[i] {
-		case '"', '\\', '/':
-			dst = append(dst, s[i])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(s[i+1:])
-			if !ok {
-				return dst, false
-			}
-			i += 4
-			if utf16.IsSurrogate(r) && i+6 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
-				if r2, ok := hex4(s[i+3:]); ok {
-					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						r = d
-						i += 6
-					}
-				}
-			}
-			dst = utf8.AppendRune(dst, r)
-		default:
-			return dst, false
-		}
-	}
-	return dst, true
-}
-
-// hex4 parses four hex digits at the start of s.
-func hex4(s []byte) (rune, bool) {
-	if len(s) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range s[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }

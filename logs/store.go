@@ -127,12 +127,18 @@ type Store struct {
 	running atomic.Bool
 	// ops recycles queue entries (each with its answer channel).
 	ops sync.Pool
+	// overlay holds journaled delivery state not yet in bbolt (meta.go).
+	overlay overlay
 }
 
 // op is one queued record.
 type op struct {
-	k     key
-	val   []byte
+	k   key
+	val []byte
+	// meta, when set, is a meta frame (delivery state, meta.go) written
+	// with key mk in the same group as the record (val may then be nil).
+	meta  []byte
+	mk    key
 	flush bool       // no record: commit the journal to bbolt, then answer
 	wait  bool       // sync append: the writer answers on done
 	done  chan error // buffered (1)
@@ -234,6 +240,9 @@ func open(path string, opts Options, bo *bolt.Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("call log %s: prune: %w", path, err)
 	}
+	if _, err := s.PruneDelivery(); err != nil {
+		s.log.Warn("call log: pruning jobs and delivery ids", "err", err)
+	}
 	s.wg.Add(2)
 	s.running.Store(true)
 	if s.j != nil {
@@ -253,7 +262,7 @@ func (s *Store) lastKey() (key, error) {
 		c := tx.Cursor()
 		for name, _ := c.Last(); name != nil; name, _ = c.Prev() {
 			b := tx.Bucket(name)
-			if b == nil {
+			if b == nil || !isDayBucket(name) {
 				continue
 			}
 			if kk, _ := b.Cursor().Last(); len(kk) == keyLen {
@@ -289,9 +298,50 @@ func (s *Store) Path() string { return s.path }
 // commit's error); otherwise once queued, or ErrDropped when the queue
 // stayed full for 100 ms. After Close it returns ErrClosed.
 func (s *Store) Append(ctx context.Context, rec *Record) error {
+	return s.appendOp(ctx, rec, nil, s.opts.Sync)
+}
+
+// appendOp queues rec (may be nil when meta is set) and the meta frame
+// meta as one op; with wait it returns once both are committed.
+func (s *Store) appendOp(ctx context.Context, rec *Record, meta []byte, wait bool) error {
 	if s.opts.ReadOnly {
 		return ErrReadOnly
 	}
+	o := s.ops.Get().(*op)
+	o.meta, o.val = nil, nil
+	if meta != nil {
+		o.meta, o.mk = meta, makeMetaKey(s.seq.Add(1))
+	}
+	if rec != nil {
+		if err := s.encodeRecord(rec, o); err != nil {
+			s.ops.Put(o)
+			return err
+		}
+	}
+	o.wait = wait
+	done := o.done
+	if err := s.enqueue(ctx, o); err != nil {
+		o.val, o.meta = nil, nil
+		s.ops.Put(o)
+		return err
+	}
+	if !wait {
+		return nil
+	}
+	select {
+	case err := <-done:
+		o.val, o.meta = nil, nil
+		s.ops.Put(o)
+		return err
+	case <-ctx.Done():
+		// The writer still owns o (done is buffered): do not pool it.
+		// The record may still be committed.
+		return ctx.Err()
+	}
+}
+
+// encodeRecord fills rec's ID and Time and sets o's key and value.
+func (s *Store) encodeRecord(rec *Record, o *op) error {
 	if rec.Time.IsZero() {
 		rec.Time = s.now()
 	}
@@ -319,27 +369,8 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	if len(val) > MaxRecordBytes { // limitRecord makes this impossible
 		return fmt.Errorf("call log: record of %d bytes over the %d-byte limit", len(val), MaxRecordBytes)
 	}
-	o := s.ops.Get().(*op)
-	o.k, o.val, o.wait = k, val, s.opts.Sync
-	done := o.done
-	if err := s.enqueue(ctx, o); err != nil {
-		o.val = nil
-		s.ops.Put(o)
-		return err
-	}
-	if !s.opts.Sync {
-		return nil
-	}
-	select {
-	case err := <-done:
-		o.val = nil
-		s.ops.Put(o)
-		return err
-	case <-ctx.Done():
-		// The writer still owns o (done is buffered): do not pool it.
-		// The record may still be committed.
-		return ctx.Err()
-	}
+	o.k, o.val = k, val
+	return nil
 }
 
 func (s *Store) enqueue(ctx context.Context, o *op) error {
@@ -504,10 +535,7 @@ func (s *Store) writeRound(batch []*op) {
 			err = s.commit(opRecs(batch))
 		} else {
 			s.metrics.commit.Observe(time.Since(start).Seconds())
-			s.metrics.written.Add(float64(len(batch)))
-			if !s.haveOldest.Load() {
-				s.metrics.oldest.Set(float64(batch[0].k.nanos()) / 1e9)
-			}
+			s.noteJournaled(batch)
 		}
 	} else {
 		err = s.commit(opRecs(batch))
@@ -521,7 +549,7 @@ func (s *Store) writeRound(batch []*op) {
 		if o.wait {
 			o.done <- err
 		} else {
-			o.val = nil
+			o.val, o.meta = nil, nil
 			s.ops.Put(o)
 		}
 		batch[i] = nil
@@ -574,13 +602,36 @@ func (s *Store) collect(batch []*op, n int, wait time.Duration, t *time.Timer) [
 	return batch
 }
 
-// opRecs turns queued ops into records to commit.
+// opRecs turns queued ops into records (and meta frames) to commit.
 func opRecs(batch []*op) []pendingRec {
-	recs := make([]pendingRec, len(batch))
-	for i, o := range batch {
-		recs[i] = pendingRec{k: o.k, val: o.val}
+	recs := make([]pendingRec, 0, len(batch))
+	for _, o := range batch {
+		if o.meta != nil {
+			recs = append(recs, pendingRec{k: o.mk, val: o.meta})
+		}
+		if o.val != nil {
+			recs = append(recs, pendingRec{k: o.k, val: o.val})
+		}
 	}
 	return recs
+}
+
+// noteJournaled counts a journaled group and shows its meta frames to
+// readers until they are checkpointed.
+func (s *Store) noteJournaled(batch []*op) {
+	n := 0
+	for _, o := range batch {
+		if o.meta != nil {
+			s.overlay.journaled(o.mk, o.meta)
+		}
+		if o.val != nil {
+			n++
+			if !s.haveOldest.Load() {
+				s.metrics.oldest.Set(float64(o.k.nanos()) / 1e9)
+			}
+		}
+	}
+	s.metrics.written.Add(float64(n))
 }
 
 // checkpoint commits every journaled record to bbolt now, in the writer
@@ -611,6 +662,7 @@ func (s *Store) commitSealed(recs []pendingRec) error {
 		return err
 	}
 	s.j.committed()
+	s.overlay.committed(recs)
 	return nil
 }
 
@@ -628,6 +680,12 @@ func (s *Store) commitRecs(recs []pendingRec, count bool) error {
 		var b *bolt.Bucket
 		var cur int64 // the day of b; its name is formatted once per bucket
 		for _, r := range sorted {
+			if isMetaKey(r.k) { // sorted after every record, in write order
+				if err := applyMeta(tx, r.val); err != nil {
+					return err
+				}
+				continue
+			}
 			if day := r.k.dayNum(); b == nil || day != cur {
 				var err error
 				if b, err = tx.CreateBucketIfNotExists([]byte(r.k.day())); err != nil {
@@ -652,7 +710,13 @@ func (s *Store) commitRecs(recs []pendingRec, count bool) error {
 		return fmt.Errorf("call log commit: %w", err)
 	}
 	if count {
-		s.metrics.written.Add(float64(len(recs)))
+		n := 0
+		for _, r := range recs {
+			if !isMetaKey(r.k) {
+				n++
+			}
+		}
+		s.metrics.written.Add(float64(n))
 	}
 	s.checkBudget(s.measureUsed())
 	if !s.haveOldest.Load() {
@@ -667,7 +731,7 @@ func (s *Store) updateGauges(tx *bolt.Tx) {
 	c := tx.Cursor()
 	for name, _ := c.First(); name != nil; name, _ = c.Next() {
 		b := tx.Bucket(name)
-		if b == nil {
+		if b == nil || !isDayBucket(name) {
 			continue
 		}
 		if k, _ := b.Cursor().First(); len(k) == keyLen {
@@ -698,6 +762,11 @@ func (s *Store) pruner() {
 				s.log.Error("call log: prune failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("call log: pruned expired days", "days", n)
+			}
+			if n, err := s.PruneDelivery(); err != nil {
+				s.log.Error("call log: pruning jobs and delivery ids failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("call log: pruned ended jobs and expired delivery ids", "entries", n)
 			}
 		}
 	}

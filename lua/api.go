@@ -69,6 +69,10 @@ type Request struct {
 	Query      string
 	RemoteAddr string
 	ID         string
+	// Attempt is a background job's attempt (1, 2, ...); 0 reads as 1.
+	Attempt int
+	// Job is the background job's id ("": an inline call, request.job is nil).
+	Job string
 }
 
 // Call is one execution.

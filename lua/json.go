@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"towerhook/internal/jsonx"
 	"towerhook/internal/secrets"
@@ -444,94 +442,16 @@ func (d *jsonDecoder) str() (string, error) {
 		}
 		i++
 	}
-	d.i = i
-	buf := append(d.buf[:0], d.b[start:d.i]...)
-	for d.i < len(d.b) {
-		c := d.b[d.i]
-		switch {
-		case c == '"':
-			d.i++
-			d.buf = buf
-			return string(buf), nil
-		case c < 0x20:
-			return "", d.err("invalid control character")
-		case c != '\\':
-			buf = append(buf, c)
-			d.i++
-			continue
-		}
-		d.i++
-		if d.i >= len(d.b) {
-			break
-		}
-		e := d.b[d.i]
-		d.i++
-		switch e {
-		case '"', '\\', '/':
-			buf = append(buf, e)
-		case 'b':
-			buf = append(buf, '\b')
-		case 'f':
-			buf = append(buf, '\f')
-		case 'n':
-			buf = append(buf, '\n')
-		case 'r':
-			buf = append(buf, '\r')
-		case 't':
-			buf = append(buf, '\t')
-		case 'u':
-			r, ok := d.hex4()
-			if !ok {
-				return "", d.err("invalid \\uXXXX escape")
-			}
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if d.i+1 < len(d.b) && d.b[d.i] == '\\' && d.b[d.i+1] == 'u' {
-					save := d.i
-					d.i += 2
-					if x, ok := d.hex4(); ok {
-						r2 = x
-					} else {
-						return "", d.err("invalid \\uXXXX escape")
-					}
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						r = dec
-					} else {
-						d.i = save
-						r = utf8.RuneError
-					}
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			buf = utf8.AppendRune(buf, r)
-		default:
-			return "", d.err("invalid \\escape")
-		}
+	// Escapes: decoded into the scratch buffer.
+	buf, n, err := jsonx.AppendUnquoted(append(d.buf[:0], b[start:i]...), b[i:])
+	if err != nil {
+		se := err.(*jsonx.StringError)
+		d.i = i + se.Offset
+		return "", d.err(se.Msg)
 	}
-	return "", d.err("unterminated string")
-}
-
-func (d *jsonDecoder) hex4() (rune, bool) {
-	if d.i+4 > len(d.b) {
-		return 0, false
-	}
-	var r rune
-	for j := d.i; j < d.i+4; j++ {
-		c := d.b[j]
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	d.i += 4
-	return r, true
+	d.i = i + n
+	d.buf = buf
+	return string(buf), nil
 }
 
 // jsonEncoder appends the JSON text of Lua values. It stops with

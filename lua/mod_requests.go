@@ -68,6 +68,10 @@ func (st *state) openRequests() *glua.LTable {
 		r := L.CreateTable(0, 6)
 		r.RawSetString("status_code", glua.LNumber(resp.StatusCode))
 		r.RawSetString("ok", glua.LBool(resp.StatusCode < 400))
+		if resp.Truncated {
+			// The cap cut the body unmasked: drop a secret it split.
+			resp.Text = st.e.mask.TrimCut(resp.Text)
+		}
 		r.RawSetString("text", glua.LString(resp.Text))
 		r.RawSetString("truncated", glua.LBool(resp.Truncated))
 		h := L.CreateTable(0, len(resp.Headers))

@@ -113,12 +113,21 @@ func (st *state) openSubprocess() *glua.LTable {
 		}
 		r := L.CreateTable(0, 5)
 		r.RawSetString("returncode", glua.LNumber(res.ReturnCode))
-		r.RawSetString("stdout", glua.LString(res.Stdout))
-		r.RawSetString("stderr", glua.LString(res.Stderr))
+		r.RawSetString("stdout", glua.LString(st.keptOutput(res.Stdout)))
+		r.RawSetString("stderr", glua.LString(st.keptOutput(res.Stderr)))
 		r.RawSetString("truncated", glua.LBool(res.Truncated))
 		r.RawSetString("timed_out", glua.LBool(res.TimedOut))
 		L.Push(r)
 		return 1
 	}))
 	return t
+}
+
+// keptOutput is a subprocess's stream as Lua gets it: when the cap cut it
+// (unmasked), without a secret the cut split.
+func (st *state) keptOutput(s string) string {
+	if len(s) < procOutputCap {
+		return s
+	}
+	return st.e.mask.TrimCut(s)
 }

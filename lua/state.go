@@ -272,13 +272,17 @@ func (st *state) build(v lazyVar) glua.LValue {
 		return st.rawData()
 	case lazyRequest:
 		r := &call.Request
-		rt := L.CreateTable(0, 6)
+		rt := L.CreateTable(0, 8)
 		rt.RawSetString("method", glua.LString(r.Method))
 		rt.RawSetString("path", glua.LString(r.Path))
 		rt.RawSetString("endpoint", glua.LString(r.Endpoint))
 		rt.RawSetString("query", glua.LString(r.Query))
 		rt.RawSetString("remote_addr", glua.LString(r.RemoteAddr))
 		rt.RawSetString("id", glua.LString(r.ID))
+		rt.RawSetString("attempt", glua.LNumber(max(r.Attempt, 1)))
+		if r.Job != "" {
+			rt.RawSetString("job", glua.LString(r.Job))
+		}
 		return rt
 	case lazyInfo:
 		wt := L.CreateTable(0, 2+len(call.Info))

@@ -33,19 +33,16 @@ func Prefix(s string, max int) (prefix, encoded int) {
 // runeLen returns the length AppendString writes for the rune at s[i],
 // and its size in s.
 func runeLen(s string, i int) (encoded, size int) {
-	c := s[i]
-	if c < utf8.RuneSelf {
-		switch {
-		case c >= 0x20 && c != '"' && c != '\\':
-			return 1, 1
-		case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f':
-			return 2, 1
-		}
-		return 6, 1
+	letter, width := escapeLetter[s[i]], 1 // ASCII: one table look-up
+	if s[i] >= utf8.RuneSelf {
+		letter, _, width = escapeOf(s, i)
 	}
-	r, size := utf8.DecodeRuneInString(s[i:])
-	if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
-		return 6, size
+	switch letter {
+	case 0:
+		return width, width
+	case 'u':
+		return len(`\u0000`), width
+	default:
+		return len(`\n`), width
 	}
-	return size, size
 }

@@ -15,7 +15,8 @@ const Redacted = "*****"
 // with Redacted. A nil *Masker masks nothing.
 type Masker struct {
 	r       *strings.Replacer
-	longest int // bytes of the longest form
+	forms   []string // longest first
+	longest int      // bytes of the longest form
 }
 
 // NewMasker returns a masker for forms (empty and repeated ones are
@@ -38,15 +39,30 @@ func NewMasker(forms []string) *Masker {
 	for _, s := range ss {
 		args = append(args, s, Redacted)
 	}
-	return &Masker{r: strings.NewReplacer(args...), longest: len(ss[0])}
+	return &Masker{r: strings.NewReplacer(args...), forms: ss, longest: len(ss[0])}
 }
 
 // Mask returns s with every form replaced.
 func (m *Masker) Mask(s string) string {
-	if m == nil || s == "" {
+	if m == nil || s == "" || len(s) <= shortText && !m.occursIn(s) {
 		return s
 	}
 	return m.r.Replace(s)
+}
+
+// shortText is the length up to which Mask first looks for each form
+// (cheap for short texts, and no allocation when none occurs) before
+// replacing in one pass.
+const shortText = 512
+
+// occursIn reports whether a form occurs in s.
+func (m *Masker) occursIn(s string) bool {
+	for _, f := range m.forms {
+		if strings.Contains(s, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // Longest returns the length in bytes of the longest form (0: none).

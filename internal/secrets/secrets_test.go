@@ -47,3 +47,23 @@ func TestMaskCut(t *testing.T) {
 		t.Errorf("nil MaskCut = %q, %v", out, cut)
 	}
 }
+
+// FuzzMask: looking for the forms first (short texts) changes nothing, and
+// no form is left in the masked text (unless made of a mask's stars).
+func FuzzMask(f *testing.F) {
+	f.Add("push/tok3n", "tok3n", "other")
+	f.Add(`a"x\"y"b`, `x"y`, "y")
+	f.Add("\x00\xff", "\xff", "\x00")
+	f.Fuzz(func(t *testing.T, s, v1, v2 string) {
+		m := NewMasker([]string{v1, v2})
+		got := m.Mask(s)
+		if m != nil && got != m.r.Replace(s) {
+			t.Fatalf("Mask(%q) = %q, one pass %q", s, got, m.r.Replace(s))
+		}
+		for _, v := range []string{v1, v2} {
+			if v != "" && !strings.Contains(v, "*") && strings.Contains(got, v) {
+				t.Fatalf("Mask(%q) = %q keeps %q", s, got, v)
+			}
+		}
+	})
+}
