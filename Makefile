@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
 
-.PHONY: all build run test bench bench-load bench-http lint fuzz validate-examples clean
+.PHONY: all build run test bench bench-load bench-http lint fuzz validate-examples screenshots clean
 
 all: build
 
@@ -68,6 +68,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzEachMatch -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzAppendString -fuzztime 60s ./internal/jsonx/
 	$(GO) test -run '^$$' -fuzz FuzzEncodedLen -fuzztime 60s ./internal/jsonx/
+	$(GO) test -run '^$$' -fuzz FuzzConsoleCallPage -fuzztime 60s ./daemon/
+
+# The README's console pictures, taken by the browser test (needs Chromium).
+screenshots:
+	TOWERHOOK_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./daemon/
 
 validate-examples:
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets

@@ -79,18 +79,26 @@ func showJob(w http.ResponseWriter, r *http.Request, store *logs.Store) {
 
 // answerJob answers a job action.
 func answerJob(w http.ResponseWriter, j *logs.Job, err error) {
+	if err != nil {
+		status, msg := jobActionError(j, err)
+		writeMessage(w, status, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
+// jobActionError is the status and message of a job action's error (the
+// API's and the console's).
+func jobActionError(j *logs.Job, err error) (int, string) {
 	switch {
 	case errors.Is(err, logs.ErrNotFound):
-		writeMessage(w, http.StatusNotFound, "Job not found")
+		return http.StatusNotFound, "Job not found"
 	case errors.Is(err, errJobRunning):
-		writeMessage(w, http.StatusConflict, "Job is running")
-	case errors.Is(err, errJobState):
-		writeMessage(w, http.StatusConflict, "Job is "+j.State)
+		return http.StatusConflict, "Job is running"
+	case errors.Is(err, errJobState) && j != nil:
+		return http.StatusConflict, "Job is " + j.State
 	case errors.Is(err, errJobWebhook):
-		writeMessage(w, http.StatusConflict, "The job's webhook is removed or disabled")
-	case err != nil:
-		writeMessage(w, http.StatusServiceUnavailable, msgLogDown)
-	default:
-		writeJSON(w, http.StatusOK, j)
+		return http.StatusConflict, "The job's webhook is removed or disabled"
 	}
+	return http.StatusServiceUnavailable, msgLogDown
 }

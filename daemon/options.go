@@ -48,6 +48,10 @@ type Options struct {
 	DisableRequests      bool
 	ShutdownTimeout      time.Duration
 	MaxConcurrentProcess int
+	// AdminHosts lists (comma-separated) the host names, besides IP
+	// literals and localhost, that the admin listener answers (README
+	// "Console": protection against DNS rebinding).
+	AdminHosts string
 	// ReloadSettle is how long a file changed in place must stay unchanged
 	// before a watched or periodic reload loads it (README "Reload"); 0
 	// loads at once.
@@ -175,6 +179,7 @@ func RegisterServeFlags(fs *flag.FlagSet, o *Options) {
 	fs.BoolVar(&o.DisableRequests, "disable-requests", o.DisableRequests, "remove the requests module")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "longest wait for in-flight requests on shutdown")
 	fs.IntVar(&o.MaxConcurrentProcess, "max-subprocesses", o.MaxConcurrentProcess, "most concurrent subprocesses")
+	fs.StringVar(&o.AdminHosts, "admin-hosts", o.AdminHosts, "host names the admin listener answers besides IP addresses and localhost (comma-separated)")
 	fs.Var(&o.LogMaxSize, "log-max-size", "size budget of the call log: beyond it the oldest days are dropped, never today's (bytes or 500MiB, 10GiB; 0 = unlimited)")
 	fs.BoolVar(&o.LogRecover, "log-recover", o.LogRecover, "when the call log is damaged, move it aside (towerhook.db.damaged-<UTC time>) and start a new one")
 	fs.Var(&o.MaxMemory, "max-memory", "memory for the daemon: code is interrupted when the live heap passes 80% of it (0 = off; default 90% of the cgroup memory limit, else off)")

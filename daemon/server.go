@@ -37,6 +37,10 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 	if err := checkOptions(&o); err != nil {
 		return err
 	}
+	adminHosts, err := parseAdminHosts(o.AdminHosts)
+	if err != nil {
+		return err
+	}
 	if st, err := os.Stat(o.Dir); err != nil {
 		return fmt.Errorf("definitions directory: %w", err)
 	} else if !st.IsDir() {
@@ -107,7 +111,7 @@ func Serve(ctx context.Context, o Options, logger *slog.Logger) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	adm := &http.Server{
-		Handler:           withJobsAPI(newAdmin(reg, rl, store, &draining, o.Version), store, sched),
+		Handler:           guardAdmin(withJobsAPI(newAdmin(reg, rl, store, &draining, o.Version, p, sched), store, sched), adminHosts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      2 * time.Minute,
@@ -231,8 +235,9 @@ func newPipeline(o Options, cur *atomic.Pointer[table], m *metrics, logger *slog
 	}
 }
 
-// newAdmin builds the admin listener's handler.
-func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, draining *atomic.Bool, version string) http.Handler {
+// newAdmin builds the admin listener's handler (p runs replays; sched,
+// when not nil, retries and cancels jobs from the console).
+func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, draining *atomic.Bool, version string, p *pipeline, sched *scheduler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, r *http.Request) {
@@ -269,6 +274,7 @@ func newAdmin(reg *prometheus.Registry, rl *reloader, store *logs.Store, drainin
 		mux.Handle("/api/v1/logs", h)
 		mux.Handle("/api/v1/logs/", h)
 	}
+	mountConsole(mux, rl, store, p, sched, version)
 	return mux
 }
 

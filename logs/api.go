@@ -53,6 +53,9 @@ type Record struct {
 	// queued it (attempt 0) and each attempt (1, 2, ...).
 	Job     string `json:"job,omitempty"`
 	Attempt int    `json:"attempt,omitempty"`
+	// ReplayOf is the id of the call this one replays (POST
+	// /api/v1/logs/{id}/replay); empty for calls that came in over HTTP.
+	ReplayOf string `json:"replay_of,omitempty"`
 }
 
 // Options configure a Store.
@@ -96,12 +99,19 @@ type Filter struct {
 	Until  time.Time
 	Limit  int // default 50, max 1000
 	Cursor string
+	// MaxScan bounds the records read (0: no bound). A filter that few
+	// records match would otherwise read the whole log for one page; with
+	// a bound the page may come back short with Partial set, and its
+	// NextCursor continues the search below the last record read.
+	MaxScan int
 }
 
 // Page is one page of Query results, newest first.
 type Page struct {
 	Records    []*Record `json:"records"`
 	NextCursor string    `json:"next_cursor"`
+	// Partial: the search stopped at Filter.MaxScan; NextCursor goes on.
+	Partial bool `json:"-"`
 }
 
 // Errors returned by the store.

@@ -104,7 +104,7 @@ func valueSize(rec *Record) int {
 		len(rec.ID) + len(rec.WebhookName) + len(rec.Endpoint) + len(rec.Method) +
 		len(rec.AuthenticationStatus) + len(rec.CodeStatus) + len(rec.ResultMessage) +
 		len(rec.ErrorMessage) + len(rec.RunAs) + len(rec.IPAddress) + len(rec.RequestID) +
-		len(rec.ConfigHash) + len(rec.RequestPayload) + len(rec.DuplicateOf) + len(rec.Job)
+		len(rec.ConfigHash) + len(rec.RequestPayload) + len(rec.DuplicateOf) + len(rec.Job) + len(rec.ReplayOf)
 	for k, v := range rec.RequestHeaders {
 		n += len(k) + len(v) + 6
 	}

@@ -75,6 +75,7 @@ func TestAppendRecordJSONMatchesEncodingJSON(t *testing.T) {
 	full.ID = "0123"
 	full.Time = time.Date(2026, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))
 	full.Truncated = true
+	full.ReplayOf = "0123456789abcdef0123456789abcdef"
 	tests := []*Record{
 		{},
 		rec("plain", 404),

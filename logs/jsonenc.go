@@ -104,6 +104,10 @@ func appendRecordJSON(b []byte, r *Record) []byte {
 		b = append(b, `,"attempt":`...)
 		b = strconv.AppendInt(b, int64(r.Attempt), 10)
 	}
+	if r.ReplayOf != "" {
+		b = append(b, `,"replay_of":`...)
+		b = jsonx.AppendString(b, r.ReplayOf)
+	}
 	return append(b, '}')
 }
 

@@ -71,17 +71,23 @@ func (s *Store) Query(f Filter) (*Page, error) {
 		haveUpper = true
 	}
 	var lower key
-	lowerDay := ""
 	if !f.Since.IsZero() {
 		lower = makeKey(f.Since.UnixNano(), 0)
-		lowerDay = lower.day()
 	}
 
 	page := &Page{Records: []*Record{}}
 	var last key // key of the last record in page
-	done := false
-	// take adds one candidate; it reports true once the page is full.
+	var read key // key of the last record read
+	scanned := 0
+	// take adds one candidate; it reports true once the page is full or
+	// MaxScan records were read.
 	take := func(kk key, v []byte) bool {
+		if f.MaxScan > 0 && scanned == f.MaxScan {
+			page.NextCursor, page.Partial = read.cursor(), true
+			return true
+		}
+		scanned++
+		read = kk
 		h, err := decodeHeader(v)
 		if err != nil || !m.match(&h) {
 			return false
@@ -89,7 +95,6 @@ func (s *Store) Query(f Filter) (*Page, error) {
 		if len(page.Records) == limit {
 			// One more match exists: hand out a cursor.
 			page.NextCursor = last.cursor()
-			done = true
 			return true
 		}
 		rec, err := decodeRecord(kk, v)
@@ -101,9 +106,31 @@ func (s *Store) Query(f Filter) (*Page, error) {
 		last = kk
 		return false
 	}
-	// Journaled records not yet in bbolt merge in by key (newest first).
+	if err := s.walk(span{upper: upper, haveUpper: haveUpper, lower: lower, haveLower: !f.Since.IsZero()}, take); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// span bounds a walk: keys below upper (when haveUpper) and at or above
+// lower (when haveLower).
+type span struct {
+	upper, lower         key
+	haveUpper, haveLower bool
+}
+
+// walk visits the records in sp newest first, journaled records not yet in
+// bbolt merged in by key, until visit returns true. Day buckets outside sp
+// are skipped.
+func (s *Store) walk(sp span, visit func(k key, v []byte) bool) error {
+	upper, haveUpper, lower := sp.upper, sp.haveUpper, sp.lower
+	lowerDay := ""
+	if sp.haveLower {
+		lowerDay = lower.day()
+	}
+	stopped := false
 	pend := newestFirst(s.j.snapshot(), upper, haveUpper, lower)
-	// flush takes pending records newer than k (all when k is nil); a
+	// flush visits pending records newer than k (all when k is nil); a
 	// pending record equal to k is already in bbolt and is skipped.
 	flush := func(k []byte) bool {
 		for len(pend) > 0 && (k == nil || string(pend[0].k[:]) >= string(k)) {
@@ -112,13 +139,14 @@ func (s *Store) Query(f Filter) (*Page, error) {
 			if k != nil && string(p.k[:]) == string(k) {
 				continue
 			}
-			if take(p.k, p.val) {
+			if visit(p.k, p.val) {
+				stopped = true
 				return true
 			}
 		}
 		return false
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		days := tx.Cursor()
 		var day []byte
 		if haveUpper {
@@ -156,10 +184,14 @@ func (s *Store) Query(f Filter) (*Page, error) {
 				if len(k) != keyLen || v == nil {
 					continue
 				}
-				if !f.Since.IsZero() && string(k) < string(lower[:]) {
+				if sp.haveLower && string(k) < string(lower[:]) {
 					return nil
 				}
-				if flush(k) || take(key(k), v) {
+				if flush(k) {
+					return nil
+				}
+				if visit(key(k), v) {
+					stopped = true
 					return nil
 				}
 			}
@@ -167,12 +199,12 @@ func (s *Store) Query(f Filter) (*Page, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if !done {
+	if !stopped {
 		flush(nil)
 	}
-	return page, nil
+	return nil
 }
 
 // Get returns one record by id (ErrNotFound when absent or not an id).

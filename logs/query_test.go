@@ -68,48 +68,58 @@ func TestQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, limit := range []int{0, 1, 7, 1000} {
-			t.Run(tt.name+"/limit="+strconv.Itoa(limit), func(t *testing.T) {
-				var want []string
-				for _, r := range all {
-					if tt.keep(r) {
-						want = append(want, r.ID)
-					}
-				}
-				f := tt.f
-				f.Limit = limit
-				var got []string
-				for pages := 0; ; pages++ {
-					p, err := s.Query(f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if p.Records == nil {
-						t.Fatal("Records is nil, want []")
-					}
-					eff := limit
-					if eff == 0 {
-						eff = DefaultLimit
-					}
-					if len(p.Records) > eff {
-						t.Fatalf("page of %d > limit %d", len(p.Records), eff)
-					}
-					for _, r := range p.Records {
-						got = append(got, r.ID)
-					}
-					if p.NextCursor == "" {
-						break
-					}
-					if len(p.Records) != eff {
-						t.Fatalf("short page %d with a cursor", len(p.Records))
-					}
-					f.Cursor = p.NextCursor
-				}
-				if !slices.Equal(got, want) {
-					t.Fatalf("got %d ids, want %d\n got %.5v\nwant %.5v", len(got), len(want), got, want)
-				}
-			})
+			for _, maxScan := range []int{0, 1, 13} {
+				testQueryPages(t, s, all, tt.name, tt.f, tt.keep, limit, maxScan)
+			}
 		}
 	}
+}
+
+// testQueryPages pages through f and compares the ids with those of all
+// that keep selects. With maxScan a page may be short (Partial).
+func testQueryPages(t *testing.T, s *Store, all []*Record, name string, f Filter, keep func(*Record) bool, limit, maxScan int) {
+	t.Run(name+"/limit="+strconv.Itoa(limit)+"/maxscan="+strconv.Itoa(maxScan), func(t *testing.T) {
+		var want []string
+		for _, r := range all {
+			if keep(r) {
+				want = append(want, r.ID)
+			}
+		}
+		f.Limit, f.MaxScan = limit, maxScan
+		var got []string
+		for pages := 0; ; pages++ {
+			p, err := s.Query(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Records == nil {
+				t.Fatal("Records is nil, want []")
+			}
+			eff := limit
+			if eff == 0 {
+				eff = DefaultLimit
+			}
+			if len(p.Records) > eff {
+				t.Fatalf("page of %d > limit %d", len(p.Records), eff)
+			}
+			for _, r := range p.Records {
+				got = append(got, r.ID)
+			}
+			if p.NextCursor == "" {
+				break
+			}
+			if len(p.Records) != eff && !p.Partial {
+				t.Fatalf("short page %d with a cursor", len(p.Records))
+			}
+			if p.Partial && maxScan == 0 {
+				t.Fatal("partial page without MaxScan")
+			}
+			f.Cursor = p.NextCursor
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %d ids, want %d\n got %.5v\nwant %.5v", len(got), len(want), got, want)
+		}
+	})
 }
 
 func TestQueryBadInput(t *testing.T) {
