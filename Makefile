@@ -21,6 +21,8 @@ test:
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 20m $(PKGS)
 	$(GO) run . validate examples/webhooks --secrets-dir examples/secrets
+	$(GO) run . test examples/webhooks
+	$(GO) run . test examples/run-as
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 -timeout 60m $(PKGS)
@@ -49,7 +51,8 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./definitions/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 60s ./definitions/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeTestFile -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzMaskSecrets -fuzztime 60s ./definitions/
 	$(GO) test -run '^$$' -fuzz FuzzJSONBridge -fuzztime 60s ./lua/
 	$(GO) test -run '^$$' -fuzz FuzzPayloadProjection -fuzztime 60s ./lua/

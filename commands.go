@@ -59,14 +59,32 @@ func commands() []command {
 			args: "dir", run: validate,
 		},
 		{
-			name: "call", summary: "dry-run one webhook call without a server", usage: "DIR ENDPOINT [flags]",
+			name: "call", summary: "run one webhook call without a server (--mock: a dry run)", usage: "DIR ENDPOINT [flags]",
 			about: "Runs one request through the same pipeline as serve, without a server or a call log, " +
-				"and prints the status, the body and the code's log lines. Exit 0 on a 2xx answer, 1 otherwise.",
+				"and prints the matched webhook and authenticator (file:line), the authentication result, the status, " +
+				"the body, the code's log lines and the duration. Exit 0 on a 2xx answer, 1 otherwise. The code's " +
+				"requests and subprocesses are real unless --mock answers them or --disable-requests / " +
+				"--disable-subprocess remove them.",
 			examples: []string{
 				`towerhook call webhooks/ github/push -H 'X-GitHub-Event: push' -d @payload.json --secrets-dir secrets/`,
 				`towerhook call webhooks/ monitoring/heartbeat -X GET --remote-addr 203.0.113.7`,
+				`towerhook call webhooks/ deploy/app -d @push.json --mock mocks.yaml   # nothing real is sent or started`,
 			},
 			args: "dir", run: call,
+		},
+		{
+			name: "test", summary: "run the *_test.yaml tests of a definitions directory", usage: "DIR [flags]",
+			about: "Loads DIR exactly as serve does and runs every test of its *_test.yaml files through the " +
+				"same pipeline, in process and in parallel: requests and subprocess calls are answered by the " +
+				"tests' mocks, nothing is sent and nothing is started. Prints failures with file:line (every " +
+				"test with -v) and ends with 'N passed, N failed'. Exit 0 when all pass, 1 when a test fails, " +
+				"2 when the directory or a test file does not load.",
+			examples: []string{
+				"towerhook test webhooks/",
+				"towerhook test webhooks/ --run 'github' -v",
+				"towerhook test webhooks/ --junit report.xml   # for GitLab, GitHub or Jenkins test reports",
+			},
+			args: "dir", run: test,
 		},
 		{
 			name: "logs", summary: "show the call log (from the running daemon, or the store)", usage: "[show ID] [flags]",

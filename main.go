@@ -104,6 +104,9 @@ func call(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.RemoteAddr, "remote-addr", o.RemoteAddr, "client address the request appears to come from: IP or IP:port ([v6]:port)")
 	fs.StringVar(&o.Prefix, "prefix", daemon.DefaultPrefix, "URL prefix of webhook endpoints (as serve --prefix)")
 	fs.DurationVar(&o.Timeout, "timeout", o.Timeout, "default code time limit")
+	fs.StringVar(&o.Mock, "mock", "", "file with a mocks: mapping answering requests and subprocess calls (nothing real is sent or started)")
+	fs.BoolVar(&o.DisableRequests, "disable-requests", false, "remove the requests module")
+	fs.BoolVar(&o.DisableSubprocess, "disable-subprocess", false, "remove the subprocess module")
 	pos, err := parseArgs(fs, args, 2, 2)
 	if err != nil {
 		return exitParse(err)
@@ -112,6 +115,24 @@ func call(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return daemon.Call(ctx, o, stdout, stderr)
+}
+
+func test(args []string, stdout, stderr io.Writer) int {
+	var o daemon.TestOptions
+	fs := newFlagSet("test", stderr)
+	fs.StringVar(&o.SecretsDir, "secrets-dir", "", "directory with one file per secret (default: each test's secrets, else placeholders)")
+	fs.StringVar(&o.Run, "run", "", "run only the tests whose name matches this regular expression")
+	fs.StringVar(&o.JUnit, "junit", "", "write a JUnit XML report to this file")
+	fs.BoolVar(&o.Verbose, "v", false, "list every test, not only failures")
+	fs.DurationVar(&o.Timeout, "timeout", daemon.DefaultTimeout, "code time limit of webhooks without a timeout")
+	pos, err := parseArgs(fs, args, 1, 1)
+	if err != nil {
+		return exitParse(err)
+	}
+	o.Dir = pos[0]
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return daemon.Test(ctx, o, stdout, stderr)
 }
 
 func showLogs(args []string, stdout, stderr io.Writer) int {

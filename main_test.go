@@ -93,6 +93,24 @@ func TestRunCommands(t *testing.T) {
 	if code := run([]string{"call", dir, "hi", "-d", `{"who":"there"}`}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"hi there"`) {
 		t.Errorf("call: %d %q %q", code, out.String(), errb.String())
 	}
+	tests := "towerhook_test_version: 1\ntests:\n- {name: greets, webhook: hi, request: {json: {who: there}}, expect: {message: hi there}}\n" +
+		"- {name: other, webhook: hi, expect: {status: 201}}\n"
+	if err := os.WriteFile(filepath.Join(dir, "a_test.yaml"), []byte(tests), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	out.Reset()
+	if code := run([]string{"test", dir, "--run", "^greets$", "-v", "--junit", junit}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "--- PASS: greets") || !strings.HasSuffix(out.String(), "1 passed, 0 failed\n") {
+		t.Errorf("test: %d %q %q", code, out.String(), errb.String())
+	}
+	if _, err := os.Stat(junit); err != nil {
+		t.Errorf("test --junit: %v", err)
+	}
+	out.Reset()
+	if code := run([]string{"test", dir}, &out, &errb); code != 1 || !strings.Contains(out.String(), "a_test.yaml:4: status: want 201, got 200") {
+		t.Errorf("test failing: %d %q", code, out.String())
+	}
 	bad := strings.Replace(good, "endpoint: hi", "endpoint: hi\n  enpoint: typo", 1)
 	if err := os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)

@@ -57,7 +57,7 @@ func writeMan(w io.Writer, version string) {
 		"(upper case, \\- becomes _); a flag on the command line wins. "+
 		"\\fBTOWERHOOK_SECRET_\\fIREF\\fR supplies the secret \\fIREF\\fR.\n")
 	fmt.Fprint(w, ".SH EXIT STATUS\n0 on success, 1 on failure (validate: errors found; call: a non\\-2xx answer), 2 on a usage error.\n")
-	fmt.Fprint(w, ".SH SEE ALSO\nThe README of the towerhook source, installed as share/doc/towerhook/README.md.\n")
+	fmt.Fprint(w, ".SH SEE ALSO\nThe README and the docs/ pages of the towerhook source, installed in share/doc/towerhook/.\n")
 }
 
 func writeManFlag(w io.Writer, c command, f *flag.Flag) {

@@ -55,6 +55,13 @@ func Validate(o ValidateOptions, stdout, stderr io.Writer) int {
 			t.close()
 		}
 	}
+	nTests, nTestFiles := 0, 0
+	if err == nil {
+		var terrs definitions.Errors
+		if nTests, nTestFiles, terrs = checkTests(o.Dir, set); len(terrs) > 0 {
+			err = terrs
+		}
+	}
 	if err != nil {
 		for _, e := range describeErrors(err) {
 			fmt.Fprintln(stderr, prefixPath(o.Dir, e))
@@ -70,6 +77,9 @@ func Validate(o ValidateOptions, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "OK: %d webhooks (%d enabled), %d authenticators in %d files; config hash %s\n",
 		len(set.Webhooks()), enabled, len(set.Authenticators()), len(set.Files()), shortHash(set.Hash()))
+	if nTestFiles > 0 {
+		fmt.Fprintf(stdout, "tests: %d in %d files (run them with towerhook test)\n", nTests, nTestFiles)
+	}
 	if miss := set.MissingSecrets(); len(miss) > 0 {
 		fmt.Fprintf(stdout, "secrets needed (not checked: no --secrets-dir): %s\n", strings.Join(miss, ", "))
 	}
@@ -123,6 +133,11 @@ type CallOptions struct {
 	// Prefix is normalised and checked exactly as serve's --prefix.
 	Prefix  string
 	Timeout time.Duration
+	// Mock is a file with a mocks mapping (as a test's): requests and
+	// subprocess calls are answered from it, nothing is sent or started.
+	Mock string
+	// DisableRequests and DisableSubprocess remove those modules.
+	DisableRequests, DisableSubprocess bool
 }
 
 // Call runs one request through the same pipeline as serve, without a
@@ -160,11 +175,16 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 	}
 
+	eff, code := callMocks(o.Mock, stderr)
+	if code != 0 {
+		return code
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	set, err := loadSet(o.Dir, definitions.Options{SecretsDir: o.SecretsDir})
 	var t *table
 	if err == nil {
-		t, err = buildTable(set, buildOptions{Logger: logger, DefaultTimeout: o.Timeout, LuaMetrics: lua.NewMetrics(nil)})
+		t, err = buildTable(set, buildOptions{Logger: logger, DefaultTimeout: o.Timeout, LuaMetrics: lua.NewMetrics(nil),
+			DisableRequests: o.DisableRequests, DisableSubprocess: o.DisableSubprocess})
 	}
 	if err != nil {
 		for _, e := range describeErrors(err) {
@@ -195,6 +215,9 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 	keep := func(_ context.Context, r *logs.Record) error { rec = r; return nil }
 	p := newPipeline(opts, &cur, newMetrics(prometheus.NewRegistry()), logger, keep)
 	rw := httptest.NewRecorder()
+	if eff != nil {
+		req = req.WithContext(lua.WithEffects(req.Context(), eff))
+	}
 	p.ServeHTTP(rw, req)
 
 	fmt.Fprintf(stdout, "HTTP %d\n", rw.Code)
@@ -210,6 +233,7 @@ func Call(ctx context.Context, o CallOptions, stdout, stderr io.Writer) int {
 		for _, l := range rec.LogLines {
 			fmt.Fprintf(stdout, "log: %s\n", l)
 		}
+		printCallSummary(stdout, o.Dir, set, rec, eff)
 	}
 	if rw.Code >= 200 && rw.Code < 300 {
 		return 0

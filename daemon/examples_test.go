@@ -536,7 +536,8 @@ func testExampleIPAllowlist(t *testing.T, d *testDaemon) {
 	})
 }
 
-// exampleYAMLFiles lists the *.yaml / *.yml files below dir, relative.
+// exampleYAMLFiles lists the definition files (*.yaml / *.yml, not tests)
+// below dir, relative.
 func exampleYAMLFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var files []string
@@ -544,7 +545,7 @@ func exampleYAMLFiles(t *testing.T, dir string) []string {
 		if err != nil {
 			return err
 		}
-		if !e.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+		if !e.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) && !definitions.IsTestFile(p) {
 			rel, _ := filepath.Rel(dir, p)
 			files = append(files, filepath.ToSlash(rel))
 		}

@@ -33,6 +33,9 @@ type Options struct {
 	// instead of failing (for `towerhook validate` without secrets); the
 	// missing references are listed by Set.MissingSecrets.
 	AllowMissingSecrets bool
+	// Secrets are secret values that win over SecretsDir and Environ
+	// (towerhook test's per-test secrets). Optional.
+	Secrets map[string]string
 	// SkipCodeCheck leaves Lua syntax checking of a valid directory to the
 	// caller: the daemon's build step compiles every code with the lua
 	// package anyway and reports errors the same way (file, line,
@@ -53,7 +56,7 @@ type Options struct {
 // Kubernetes "..data" link the scan reads through it, so one scan sees one
 // snapshot. Symbolic links to files and folders are followed.
 func LoadDir(dir string, opts Options) (*Set, error) {
-	root, files, errs := scanDir(dir)
+	root, files, errs := scanDir(dir, false)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -92,7 +95,7 @@ func LoadDir(dir string, opts Options) (*Set, error) {
 // them). The daemon compares the files between reloads to hold back one
 // that is still being written (docs/operations.md "Reload").
 func StatFiles(dir string) map[string]fs.FileInfo {
-	root, files, _ := scanDir(dir)
+	root, files, _ := scanDir(dir, false)
 	out := make(map[string]fs.FileInfo, len(files))
 	for _, f := range files {
 		if fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(f))); err == nil {
@@ -110,9 +113,10 @@ func pathErrText(err error) string {
 	return err.Error()
 }
 
-// scanDir lists the definition files below dir (relative, slash-separated,
-// sorted) and the root they are relative to.
-func scanDir(dir string) (string, []string, Errors) {
+// scanDir lists the definition files (or, with tests, the test files:
+// IsTestFile) below dir (relative, slash-separated, sorted) and the root
+// they are relative to.
+func scanDir(dir string, tests bool) (string, []string, Errors) {
 	st, err := os.Stat(dir)
 	if err != nil {
 		return "", nil, Errors{{Msg: fmt.Sprintf("cannot read definitions directory %s: %s", dir, pathErrText(err))}}
@@ -165,7 +169,7 @@ func scanDir(dir string) (string, []string, Errors) {
 			switch {
 			case mode.IsDir():
 				walk(childAbs, childRel)
-			case mode.IsRegular() && isYAML:
+			case mode.IsRegular() && isYAML && IsTestFile(name) == tests:
 				files = append(files, childRel)
 			}
 		}

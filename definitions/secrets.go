@@ -66,6 +66,7 @@ type secretResult struct {
 // secretResolver resolves and caches secret references for one load. It is
 // safe for concurrent use.
 type secretResolver struct {
+	given        map[string]string
 	dir          string
 	env          map[string]string
 	allowMissing bool
@@ -88,7 +89,7 @@ func newSecretResolver(opts Options) *secretResolver {
 			env[k] = v
 		}
 	}
-	return &secretResolver{dir: opts.SecretsDir, env: env, allowMissing: opts.AllowMissingSecrets, cache: make(map[string]secretResult)}
+	return &secretResolver{given: opts.Secrets, dir: opts.SecretsDir, env: env, allowMissing: opts.AllowMissingSecrets, cache: make(map[string]secretResult)}
 }
 
 // resolve returns the secret named ref.
@@ -104,6 +105,9 @@ func (r *secretResolver) resolve(ref string) secretResult {
 }
 
 func (r *secretResolver) lookup(ref string) secretResult {
+	if v, ok := r.given[ref]; ok {
+		return secretResult{value: v, found: true}
+	}
 	if r.dir != "" && !strings.HasPrefix(ref, ".") {
 		data, err := os.ReadFile(filepath.Join(r.dir, ref))
 		switch {
@@ -161,7 +165,7 @@ func (r *secretResolver) substitute(code string) substitution {
 			if first {
 				sub.errs = append(sub.errs, res.err)
 			}
-			return LuaString("<missing secret " + ref + ">")
+			return LuaString(placeholder(ref))
 		case res.found:
 			if first {
 				sub.values = append(sub.values, res.value)
@@ -180,9 +184,32 @@ func (r *secretResolver) substitute(code string) substitution {
 						" ("+where+", no "+SecretEnvName(ref)+" variable)")
 				}
 			}
-			return LuaString("<missing secret " + ref + ">")
+			return LuaString(placeholder(ref))
 		}
 	})
 	sortStrings(sub.refs)
 	return sub
+}
+
+// placeholder is the value an unresolved secret gets when missing secrets
+// are allowed.
+func placeholder(ref string) string { return "<missing secret " + ref + ">" }
+
+// ResolveSecrets returns the value of each secret in refs as LoadDir with
+// opts would substitute it: Options.Secrets, the secrets directory, the
+// environment, else (with AllowMissingSecrets) the placeholder. A secret
+// that cannot be resolved is left out. towerhook test hands these values to
+// a test's sign code, so it signs with what the code checks against.
+func ResolveSecrets(refs []string, opts Options) map[string]string {
+	r := newSecretResolver(opts)
+	out := make(map[string]string, len(refs))
+	for _, ref := range refs {
+		switch res := r.resolve(ref); {
+		case res.found:
+			out[ref] = res.value
+		case res.err == "" && opts.AllowMissingSecrets:
+			out[ref] = placeholder(ref)
+		}
+	}
+	return out
 }

@@ -21,7 +21,7 @@ func (st *state) openTime() *glua.LTable {
 	L := st.L
 	t := L.CreateTable(0, 2)
 	t.RawSetString("time", L.NewFunction(func(L *glua.LState) int {
-		L.Push(glua.LNumber(float64(time.Now().UnixNano()) / 1e9))
+		L.Push(glua.LNumber(float64(st.now().UnixNano()) / 1e9))
 		return 1
 	}))
 	t.RawSetString("strftime", L.NewFunction(func(L *glua.LState) int {
@@ -34,7 +34,7 @@ func (st *state) openTime() *glua.LTable {
 			sec := float64(v)
 			tm = time.Unix(int64(sec), int64((sec-float64(int64(sec)))*1e9)).UTC()
 		} else {
-			tm = time.Now().UTC()
+			tm = st.now().UTC()
 		}
 		L.Push(glua.LString(strftime(f, tm)))
 		return 1

@@ -61,7 +61,7 @@ func (st *state) openRequests() *glua.LTable {
 			}
 			spec.Timeout = seconds(L, opts.RawGetString("timeout"))
 		}
-		resp, err := st.e.http.Do(st.cur.ctx, spec)
+		resp, err := st.doHTTP(spec)
 		if err != nil {
 			L.RaiseError("%s", err.Error())
 		}

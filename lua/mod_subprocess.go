@@ -107,7 +107,7 @@ func (st *state) openSubprocess() *glua.LTable {
 		if cs.call != nil {
 			ref = cs.call.Reference
 		}
-		res, err := st.e.proc.Run(cs.ctx, ref, spec)
+		res, err := st.runProc(cs.ctx, ref, spec)
 		if err != nil {
 			L.RaiseError("%s", err.Error())
 		}
